@@ -1,0 +1,185 @@
+"""Input validation shared by every module.
+
+Every check raises :class:`InvalidInputError` with a message that names the
+parameter, says what is wrong with the value, and how to fix it, e.g.::
+
+    Invalid value for the 'bands' parameter: 95 Hz is above Nyquist
+    (62.5 Hz for sfreq=125). Use band edges below 62.5 Hz.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+class InvalidInputError(ValueError):
+    """Raised for bad user input; the message names the parameter and the fix."""
+
+
+def invalid(name: str, problem: str, fix: str | None = None) -> InvalidInputError:
+    """Build the error for parameter ``name`` (to be raised by the caller)."""
+    msg = f"Invalid value for the '{name}' parameter: {problem}"
+    if fix:
+        msg += f" {fix}"
+    return InvalidInputError(msg)
+
+
+def check_option(name: str, value: Any, allowed: Iterable[Any]) -> Any:
+    """Check that ``value`` is one of ``allowed`` and return it."""
+    allowed = list(allowed)
+    if value not in allowed:
+        hint = ""
+        if isinstance(value, str):
+            close = difflib.get_close_matches(value, [str(a) for a in allowed], n=1)
+            if close:
+                hint = f" Did you mean {close[0]!r}?"
+        raise invalid(
+            name,
+            f"{value!r}.",
+            f"Allowed values are {', '.join(repr(a) for a in allowed)}.{hint}",
+        )
+    return value
+
+
+def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:
+    """Check that ``value`` is an integer (not a bool), optionally ``>= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise invalid(name, f"expected an integer, got {value!r}.")
+    if minimum is not None and value < minimum:
+        raise invalid(name, f"{value} is below the minimum of {minimum}.")
+    return int(value)
+
+
+def check_positive_float(name: str, value: Any) -> float:
+    """Check that ``value`` is a finite number > 0 and return it as float."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise invalid(name, f"expected a positive number, got {value!r}.") from None
+    if not np.isfinite(out) or out <= 0:
+        raise invalid(name, f"expected a positive number, got {value!r}.")
+    return out
+
+
+def check_array(
+    name: str,
+    value: Any,
+    *,
+    ndim: int,
+    dims: str,
+    finite: bool = True,
+    dtype: type | np.dtype | None = None,
+) -> np.ndarray:
+    """Convert ``value`` to an array and check its dimensions and values.
+
+    Parameters
+    ----------
+    name : str
+        Parameter name used in error messages.
+    value : array-like
+        The input.
+    ndim : int
+        Required number of dimensions.
+    dims : str
+        Human-readable shape, e.g. ``"(n_trials, n_channels, n_times)"``.
+    finite : bool
+        If True, NaN and Inf are rejected.
+    dtype : dtype | None
+        Convert to this dtype (no copy when already of it).
+    """
+    try:
+        arr = np.asarray(value, dtype=dtype)
+    except (TypeError, ValueError) as err:
+        raise invalid(name, f"could not be converted to a numeric array ({err}).")
+    if arr.ndim != ndim:
+        raise invalid(
+            name,
+            f"expected {ndim} dimensions {dims}, got shape {arr.shape}.",
+        )
+    if arr.size == 0:
+        raise invalid(name, f"the array is empty (shape {arr.shape}).")
+    if finite and np.issubdtype(arr.dtype, np.number):
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise invalid(
+                name,
+                f"contains {int(bad.sum())} NaN or Inf value(s), the first at index "
+                f"{idx} of shape {dims}.",
+                "Remove or interpolate bad samples before the analysis.",
+            )
+    return arr
+
+
+def check_ch_names(name: str, ch_names: Any, n_channels: int) -> list[str]:
+    """Check a list of unique channel names of length ``n_channels``."""
+    if isinstance(ch_names, str) or not isinstance(ch_names, Sequence | np.ndarray):
+        raise invalid(name, f"expected a list of channel names, got {ch_names!r}.")
+    names = [str(c) for c in ch_names]
+    if len(names) != n_channels:
+        raise invalid(
+            name,
+            f"{len(names)} names for {n_channels} channels.",
+            "Give one name per channel of the data, in the data's order.",
+        )
+    dup = sorted({c for c in names if names.count(c) > 1})
+    if dup:
+        raise invalid(name, f"duplicate channel names {dup}.")
+    return names
+
+
+def check_bands(
+    bands: Any, sfreq: float, *, name: str = "bands"
+) -> dict[str, tuple[float, float]]:
+    """Check a ``{band_name: (low, high)}`` mapping of frequency bands in Hz.
+
+    A low edge of 0 Hz means a low-pass filter. Both edges must lie below the
+    Nyquist frequency, and ``low < high``.
+    """
+    if not isinstance(bands, dict) or not bands:
+        raise invalid(
+            name,
+            f"expected a non-empty dict {{name: (low_hz, high_hz)}}, got {bands!r}.",
+        )
+    nyquist = sfreq / 2.0
+    out = {}
+    for band, edges in bands.items():
+        try:
+            low, high = (float(e) for e in edges)
+        except (TypeError, ValueError):
+            raise invalid(
+                name, f"band {band!r} must be a pair (low_hz, high_hz), got {edges!r}."
+            ) from None
+        if not (np.isfinite(low) and np.isfinite(high)) or low < 0:
+            raise invalid(name, f"band {band!r} has invalid edges {edges!r}.")
+        if low >= high:
+            raise invalid(
+                name,
+                f"band {band!r} has low edge {low:g} Hz >= high edge {high:g} Hz.",
+                "The low edge must be below the high edge.",
+            )
+        if high >= nyquist:
+            raise invalid(
+                name,
+                f"band {band!r}: {high:g} Hz is at or above Nyquist "
+                f"({nyquist:g} Hz for sfreq={sfreq:g}).",
+                f"Use band edges below {nyquist:g} Hz.",
+            )
+        out[str(band)] = (low, high)
+    return out
+
+
+def check_path_exists(name: str, path: str | os.PathLike) -> Path:
+    """Check that ``path`` exists and return it as a :class:`~pathlib.Path`."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise InvalidInputError(
+            f"Invalid value for the '{name}' parameter: file not found: '{p}'."
+        )
+    return p
