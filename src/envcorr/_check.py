@@ -96,7 +96,9 @@ def check_array(
     try:
         arr = np.asarray(value, dtype=dtype)
     except (TypeError, ValueError) as err:
-        raise invalid(name, f"could not be converted to a numeric array ({err}).")
+        raise invalid(
+            name, f"could not be converted to a numeric array ({err})."
+        ) from None
     if arr.ndim != ndim:
         raise invalid(
             name,

@@ -1,0 +1,139 @@
+"""Pearson correlations pooled over trials and time (METHOD.md, steps 6 and 9).
+
+Correlations are accumulated batch by batch from sufficient statistics in
+float64 (sums, sums of squares and cross-products of shifted values), so memory
+does not grow with the number of trials and the result does not depend on the
+batch size. Values are shifted by the first batch's means before they are
+summed, which keeps the variance and covariance sums free of cancellation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+
+from ._check import check_array, invalid
+
+
+class PooledCorrelation:
+    """Pearson r of several groups of variables with one set of features.
+
+    Everything is pooled over trials and time samples: for features ``b`` of
+    shape (n_trials, n_b, n_times) and a group ``a`` of shape (n_trials, n_a,
+    n_times), the result equals ``np.corrcoef`` of ``a`` and ``b`` with trials
+    concatenated along time, restricted to the (n_a, n_b) cross block. The
+    feature sums are shared by all groups (e.g. the same layer of the trained
+    and the untrained network).
+
+    Parameters
+    ----------
+    n_b : int
+        Number of features (rows of ``b``).
+    device : torch.device | str
+        Where the sums live (that of the batches given to :meth:`update`).
+    """
+
+    def __init__(self, n_b: int, *, device: torch.device | str = "cpu"):
+        self._kw = {"dtype": torch.float64, "device": device}
+        self.n = 0
+        self.shift_b: torch.Tensor | None = None
+        self.sum_b = torch.zeros(n_b, **self._kw)
+        self.sum_bb = torch.zeros(n_b, **self._kw)
+        self.groups: dict[str, dict[str, torch.Tensor]] = {}
+
+    def update(self, b: torch.Tensor, groups: Mapping[str, torch.Tensor]) -> None:
+        """Add a batch.
+
+        Parameters
+        ----------
+        b : torch.Tensor, shape (n_trials, n_b, n_times)
+            Features (e.g. averaged squared envelopes).
+        groups : dict of str to torch.Tensor, each shape (n_trials, n_a, n_times)
+            Variables to correlate with the features (e.g. unit activations),
+            same trials and samples; every group must be given in every batch.
+        """
+        b = b.to(torch.float64)
+        if self.shift_b is None:
+            self.shift_b = b.mean(dim=(0, 2))
+        elif set(groups) != set(self.groups):
+            raise ValueError("every batch must give the same groups")
+        b = b - self.shift_b[:, None]
+        self.n += b.shape[0] * b.shape[2]
+        self.sum_b += b.sum(dim=(0, 2))
+        self.sum_bb += b.square().sum(dim=(0, 2))
+        b_t = b.transpose(1, 2)
+        for key, a in groups.items():
+            a = a.to(torch.float64)
+            stats = self.groups.get(key)
+            if stats is None:
+                n_a = a.shape[1]
+                stats = self.groups[key] = {
+                    "shift": a.mean(dim=(0, 2)),
+                    "sum": torch.zeros(n_a, **self._kw),
+                    "sum_sq": torch.zeros(n_a, **self._kw),
+                    "sum_ab": torch.zeros((n_a, b.shape[1]), **self._kw),
+                }
+            a = a - stats["shift"][:, None]
+            stats["sum"] += a.sum(dim=(0, 2))
+            stats["sum_sq"] += a.square().sum(dim=(0, 2))
+            stats["sum_ab"] += torch.bmm(a, b_t).sum(dim=0)
+
+    def feature_variance(self) -> np.ndarray:
+        """Population variance of each feature, shape (n_b,)."""
+        mean = self.sum_b / self.n
+        return (self.sum_bb / self.n - mean**2).clamp(min=0).cpu().numpy()
+
+    def corr(self, key: str) -> np.ndarray:
+        """Correlations of group ``key``, shape (n_a, n_b); NaN for constants."""
+        if self.n == 0:
+            raise RuntimeError("no data was added")
+        stats = self.groups[key]
+        mean_a = stats["sum"] / self.n
+        mean_b = self.sum_b / self.n
+        cov = stats["sum_ab"] / self.n - torch.outer(mean_a, mean_b)
+        var_a = (stats["sum_sq"] / self.n - mean_a**2).clamp(min=0)
+        var_b = (self.sum_bb / self.n - mean_b**2).clamp(min=0)
+        denom = torch.sqrt(torch.outer(var_a, var_b))
+        r = torch.where(denom > 0, cov / denom, torch.nan)
+        return r.clamp(-1.0, 1.0).cpu().numpy()
+
+
+def pooled_corr(a: np.ndarray, b: np.ndarray, *, batch_size: int | None = None):
+    """Pearson r between rows of ``a`` and ``b``, pooled over trials and time.
+
+    Parameters
+    ----------
+    a : ndarray, shape (n_trials, n_a, n_times)
+        First variables.
+    b : ndarray, shape (n_trials, n_b, n_times)
+        Second variables.
+    batch_size : int | None
+        Trials per accumulation step (the result does not depend on it).
+
+    Returns
+    -------
+    r : ndarray, shape (n_a, n_b)
+    """
+    a = check_array("a", a, ndim=3, dims="(n_trials, n_a, n_times)")
+    b = check_array("b", b, ndim=3, dims="(n_trials, n_b, n_times)")
+    if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[2]:
+        raise invalid(
+            "b",
+            f"shape {b.shape} does not match a's trials and samples {a.shape}.",
+        )
+    acc = PooledCorrelation(b.shape[1])
+    step = batch_size or a.shape[0]
+    for start in range(0, a.shape[0], step):
+        stop = start + step
+        acc.update(
+            torch.from_numpy(b[start:stop]), {"a": torch.from_numpy(a[start:stop])}
+        )
+    return acc.corr("a")
+
+
+def one_hot_over_time(y: np.ndarray, n_classes: int, n_times: int) -> torch.Tensor:
+    """Class indicators repeated over time, shape (n_trials, n_classes, n_times)."""
+    onehot = torch.nn.functional.one_hot(torch.as_tensor(y), n_classes)
+    return onehot.to(torch.float64)[:, :, None].expand(-1, -1, n_times)

@@ -1,0 +1,323 @@
+"""Band envelopes and receptive-field averaging (METHOD.md, steps 1-4).
+
+Each band is filtered with a 4th-order Butterworth filter (second-order
+sections) applied zero-phase; a band whose low edge is 0 Hz is a low-pass. The
+envelope is the magnitude of the analytic signal, ``|hilbert(filtered)|``.
+
+Two implementations of the zero-phase filter are offered:
+
+``method="fft"`` (default)
+    Multiplies the spectrum by ``|H(f)|**2``, the exact frequency response of
+    forward-backward filtering with the Butterworth sections, and applies the
+    Hilbert transform in the same inverse FFT. One forward FFT per trial serves
+    every band.
+``method="sosfiltfilt"``
+    :func:`scipy.signal.sosfiltfilt` followed by :func:`scipy.signal.hilbert`.
+
+Both see the same signal around each trial, so they differ only by the decay
+of the filter's transients at the ends of that signal:
+
+* with a continuous recording, the trial plus ``margin`` samples of the real
+  recording on each side (the recording filtered before cutting trials,
+  METHOD.md step 1; mirrored where the recording ends);
+* without one, the trial mirrored by ``margin`` samples on each side ("edge
+  padding", as MNE pads before filtering), at most ``n_times - 1`` samples.
+
+The default margin is the time the slowest pole of the filter bank needs to
+decay to 1e-4 of its amplitude (2.8 s for the default bands at 250 Hz), at
+least 0.5 s and at most 10 s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import scipy.fft
+import scipy.signal
+
+from ._check import check_array, check_bands, check_int, check_option, invalid
+from .data._trials import Recordings
+
+DEFAULT_BANDS: dict[str, tuple[float, float]] = {
+    "delta": (0.0, 4.0),
+    "theta": (4.0, 8.0),
+    "alpha": (7.0, 13.0),
+    "beta": (13.0, 31.0),
+    "low_gamma": (31.0, 71.0),
+    "high_gamma": (71.0, 91.0),
+}
+"""Default bands in Hz (the paper's figure rows plus neighbours)."""
+
+FILTER_ORDER = 4
+
+
+def filterbank_bands(max_freq: float = 119.0) -> dict[str, tuple[float, float]]:
+    """The dense filter bank of the original code (32 bands up to 119 Hz).
+
+    0-4 Hz, then 6 Hz wide bands every 3 Hz up to 34 Hz, then 8 Hz wide bands
+    every 4 Hz up to ``max_freq``.
+
+    Parameters
+    ----------
+    max_freq : float
+        Highest allowed upper edge in Hz.
+
+    Returns
+    -------
+    bands : dict of str to (float, float)
+        Named bands, e.g. ``"1-7Hz": (1.0, 7.0)``.
+    """
+    edges = [(0.0, 4.0)]
+    edges += [(float(lo), float(lo + 6)) for lo in range(1, 29, 3)]
+    lo = 30
+    while lo + 8 <= max_freq:
+        edges.append((float(lo), float(lo + 8)))
+        lo += 4
+    return {f"{lo:g}-{hi:g}Hz": (lo, hi) for lo, hi in edges}
+
+
+def band_sos(low: float, high: float, sfreq: float) -> np.ndarray:
+    """Second-order sections of the band's Butterworth filter (order 4).
+
+    Parameters
+    ----------
+    low, high : float
+        Band edges in Hz; ``low == 0`` gives a low-pass at ``high``.
+    sfreq : float
+        Sampling frequency in Hz.
+
+    Returns
+    -------
+    sos : ndarray, shape (n_sections, 6)
+    """
+    if low == 0:
+        return scipy.signal.butter(
+            FILTER_ORDER, high, "lowpass", fs=sfreq, output="sos"
+        )
+    return scipy.signal.butter(
+        FILTER_ORDER, [low, high], "bandpass", fs=sfreq, output="sos"
+    )
+
+
+def default_margin(bands: Mapping[str, tuple[float, float]], sfreq: float) -> int:
+    """Samples of context around each trial needed by the filter bank.
+
+    The time for the slowest pole of all band filters to decay to 1e-4 of its
+    amplitude, clipped to [0.5 s, 10 s].
+    """
+    slowest = 0.0
+    for low, high in bands.values():
+        poles = scipy.signal.sos2zpk(band_sos(low, high, sfreq))[1]
+        slowest = max(slowest, float(np.max(np.abs(poles))))
+    decay_per_sample = -np.log(slowest)
+    seconds = np.log(1e4) / decay_per_sample / sfreq
+    return int(np.ceil(np.clip(seconds, 0.5, 10.0) * sfreq))
+
+
+def _analytic_weights(
+    bands: Mapping[str, tuple[float, float]], sfreq: float, n_fft: int
+) -> np.ndarray:
+    """|H(f)|^2 times the analytic-signal mask, shape (n_bands, n_fft // 2 + 1)."""
+    freqs = scipy.fft.rfftfreq(n_fft, d=1.0 / sfreq)
+    mask = np.full(freqs.shape, 2.0)
+    mask[0] = 1.0
+    if n_fft % 2 == 0:
+        mask[-1] = 1.0
+    weights = np.empty((len(bands), freqs.size))
+    for i, (low, high) in enumerate(bands.values()):
+        _, h = scipy.signal.sosfreqz(band_sos(low, high, sfreq), worN=freqs, fs=sfreq)
+        weights[i] = np.abs(h) ** 2 * mask
+    return weights
+
+
+def _mirror_pad(x: np.ndarray, before: int, after: int) -> np.ndarray:
+    """Extend the last axis by mirroring, as MNE's default filter padding does.
+
+    Mirroring keeps the signal's values and spectrum at the edge and, unlike
+    point reflection, does not turn a noisy edge sample into a step.
+    """
+    pad = [(0, 0)] * (x.ndim - 1) + [(before, after)]
+    return np.pad(x, pad, mode="reflect").astype(np.float32, copy=False)
+
+
+class EnvelopeComputer:
+    """Band envelopes of trials, computed batch by batch.
+
+    Parameters
+    ----------
+    sfreq : float
+        Sampling frequency in Hz.
+    bands : dict of str to (float, float)
+        Bands in Hz.
+    n_times : int
+        Samples per trial.
+    method : "fft" | "sosfiltfilt"
+        Zero-phase filter implementation (see the module docstring).
+    margin : int | None
+        Samples of context on each side of a trial; None for the default.
+    continuous : Recordings | None
+        Recordings the trials were cut from.
+    """
+
+    def __init__(
+        self,
+        sfreq: float,
+        bands: Mapping[str, tuple[float, float]],
+        n_times: int,
+        *,
+        method: str = "fft",
+        margin: int | None = None,
+        continuous: Recordings | None = None,
+    ) -> None:
+        self.sfreq = sfreq
+        self.bands = dict(bands)
+        self.n_times = n_times
+        self.method = check_option("method", method, ("fft", "sosfiltfilt"))
+        if margin is None:
+            margin = default_margin(self.bands, sfreq)
+        margin = check_int("margin", margin, minimum=0)
+        if continuous is None:
+            margin = min(margin, n_times - 1)  # mirroring needs real samples
+        self.margin = margin
+        self.continuous = continuous
+        n_total = n_times + 2 * margin
+        self.n_fft = scipy.fft.next_fast_len(n_total, real=True)
+        if self.method == "fft":
+            self._weights = _analytic_weights(self.bands, sfreq, self.n_fft).astype(
+                np.complex64
+            )
+        else:
+            self._sos = [band_sos(lo, hi, sfreq) for lo, hi in self.bands.values()]
+
+    def _context(self, X: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
+        """Trials with ``margin`` samples of context, (n, n_channels, n_total)."""
+        m = self.margin
+        if self.continuous is None or idx is None:
+            if m == 0:
+                return np.asarray(X, dtype=np.float32)
+            return _mirror_pad(X, m, m)
+        rec = self.continuous
+        out = np.empty((len(idx), X.shape[1], self.n_times + 2 * m), np.float32)
+        for j, i in enumerate(idx):
+            data = rec.data[rec.segment[i]]
+            start = rec.onset[i] - m
+            stop = rec.onset[i] + self.n_times + m
+            lo, hi = max(start, 0), min(stop, data.shape[1])
+            seg = data[:, lo:hi]
+            out[j] = _mirror_pad(seg, lo - start, stop - hi)
+        return out
+
+    def __call__(self, X: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:
+        """Envelopes of a batch of trials.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n, n_channels, n_times)
+            The trials.
+        idx : ndarray of int, shape (n,) | None
+            Their indices among all trials (to find them in the recordings).
+
+        Returns
+        -------
+        envelopes : ndarray, shape (n, n_bands, n_channels, n_times)
+            float32 band envelopes (not squared).
+        """
+        x = self._context(X, idx)
+        n, n_ch, _ = x.shape
+        m, n_times = self.margin, self.n_times
+        out = np.empty((n, len(self.bands), n_ch, n_times), np.float32)
+        if self.method == "fft":
+            spec = scipy.fft.rfft(x, n=self.n_fft, axis=-1, workers=-1)
+            full = np.zeros((n, n_ch, self.n_fft), np.complex64)
+            n_pos = spec.shape[-1]
+            for b, weights in enumerate(self._weights):
+                np.multiply(spec, weights, out=full[..., :n_pos])
+                analytic = scipy.fft.ifft(full, axis=-1, workers=-1, overwrite_x=False)
+                np.abs(analytic[..., m : m + n_times], out=out[:, b])
+        else:
+            x64 = x.astype(np.float64)
+            for b, sos in enumerate(self._sos):
+                filt = scipy.signal.sosfiltfilt(sos, x64, axis=-1, padtype=None)
+                analytic = scipy.signal.hilbert(filt, N=self.n_fft, axis=-1)
+                out[:, b] = np.abs(analytic[..., m : m + n_times])
+        return out
+
+
+def band_envelopes(
+    X: np.ndarray,
+    sfreq: float,
+    *,
+    bands: Mapping[str, tuple[float, float]] | None = None,
+    method: str = "fft",
+    margin: int | None = None,
+    continuous: Recordings | None = None,
+) -> np.ndarray:
+    """Band-pass envelopes of trials (METHOD.md, steps 1-2).
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_trials, n_channels, n_times)
+        The trials.
+    sfreq : float
+        Sampling frequency in Hz.
+    bands : dict of str to (float, float) | None
+        Bands in Hz; None for :data:`DEFAULT_BANDS`.
+    method : "fft" | "sosfiltfilt"
+        Zero-phase filter implementation (see the module docstring).
+    margin : int | None
+        Samples of context around each trial; None for the default.
+    continuous : Recordings | None
+        The recordings the trials were cut from; when given, trials are
+        filtered within the recording instead of with mirrored edges.
+
+    Returns
+    -------
+    envelopes : ndarray, shape (n_bands, n_trials, n_channels, n_times)
+        float32 envelopes ``|hilbert(filtered)|``.
+    """
+    X = check_array("X", X, ndim=3, dims="(n_trials, n_channels, n_times)")
+    bands = check_bands(DEFAULT_BANDS if bands is None else bands, sfreq)
+    if continuous is not None:
+        continuous.check_matches(*X.shape)
+    computer = EnvelopeComputer(
+        sfreq, bands, X.shape[2], method=method, margin=margin, continuous=continuous
+    )
+    env = computer(X, np.arange(len(X)))
+    return np.moveaxis(env, 1, 0)
+
+
+def moving_average(x: np.ndarray, width: int, *, axis: int = -1) -> np.ndarray:
+    """Valid moving average with stride 1 (METHOD.md, step 4).
+
+    ``out[..., t] = mean(x[..., t : t + width])``, computed from a float64
+    cumulative sum, so the cost per sample does not depend on ``width``. Output
+    sample ``t`` covers the same inputs as sample ``t`` of a dense layer whose
+    receptive field is ``width``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (..., n_times)
+        Input (for example squared envelopes).
+    width : int
+        Window length in samples, ``1 <= width <= n_times``.
+    axis : int
+        Time axis.
+
+    Returns
+    -------
+    averaged : ndarray, shape (..., n_times - width + 1)
+        float64 moving averages.
+    """
+    x = np.moveaxis(np.asarray(x), axis, -1)
+    n_times = x.shape[-1]
+    width = check_int("width", width, minimum=1)
+    if width > n_times:
+        raise invalid(
+            "width",
+            f"window of {width} samples is longer than the {n_times} samples given.",
+        )
+    csum = np.zeros((*x.shape[:-1], n_times + 1))
+    np.cumsum(x, axis=-1, dtype=np.float64, out=csum[..., 1:])
+    out = (csum[..., width:] - csum[..., :-width]) / width
+    return np.moveaxis(out, -1, axis)

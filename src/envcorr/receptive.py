@@ -1,0 +1,431 @@
+"""Receptive fields of dense network layers, and their alignment with the input.
+
+In a dense network (every stride replaced by dilations in the following layers,
+see :func:`make_dense`) without padding, output sample ``t`` of a layer with
+receptive field ``R`` sees exactly the input samples ``t .. t + R - 1``, and the
+layer outputs ``n_times - R + 1`` samples per trial (METHOD.md, step 5).
+
+:func:`layer_geometry` finds each requested layer's time axis, output length,
+number of units and receptive field in three independent ways and requires
+them to agree:
+
+1. from the modules: ``1 + sum((kernel - 1) * dilation)`` over the convolutions
+   and poolings that run before the layer (time-length changes of other leaf
+   modules, such as braindecode's ``CombinedConv``, are taken from shapes);
+2. from shapes: ``n_times - n_out + 1``;
+3. by probing: the gradient of one output sample with respect to the input is
+   non-zero exactly on ``t .. t + R - 1``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._check import InvalidInputError, check_int, invalid
+
+
+@dataclass(frozen=True)
+class LayerGeometry:
+    """Where a layer's outputs lie in time.
+
+    Attributes
+    ----------
+    name : str
+        Module name of the layer (as in ``model.named_modules()``).
+    receptive_field : int
+        Input samples seen by one output sample.
+    n_out : int
+        Output samples per trial, ``n_times - receptive_field + 1``.
+    n_units : int
+        Units: the product of the output's non-batch, non-time dimensions.
+    time_axis : int
+        Axis of the layer's output tensor that is time.
+    """
+
+    name: str
+    receptive_field: int
+    n_out: int
+    n_units: int
+    time_axis: int
+
+
+class _StopForward(Exception):
+    """Raised by a hook to end a forward pass once the needed layers have run."""
+
+
+def make_dense(model: nn.Module) -> nn.Module:
+    """Return a dense copy of ``model``: strides replaced by dilations.
+
+    braindecode models are converted with their own
+    ``to_dense_prediction_model()``. Other networks get the same
+    transformation: modules are walked in definition order, every stride is set
+    to 1 and the product of the strides seen so far becomes the dilation of the
+    following convolutions and poolings (1-D modules along their only axis,
+    2-D modules along both, as braindecode does). The input model is not
+    modified.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A network whose convolutions and poolings may have strides.
+
+    Returns
+    -------
+    dense : torch.nn.Module
+        A deep copy with all strides 1 and dilations inserted after them.
+    """
+    from braindecode.models.base import EEGModuleMixin
+
+    dense = copy.deepcopy(model)
+    if not has_strides(dense):
+        return dense
+    if isinstance(dense, EEGModuleMixin):
+        dense.to_dense_prediction_model()
+        return dense
+    stride_so_far: np.ndarray | None = None
+    for module in dense.modules():
+        stride = getattr(module, "stride", None)
+        if stride is None:
+            continue
+        n_dims = len(stride) if isinstance(stride, tuple | list) else 1
+        if stride_so_far is None:
+            stride_so_far = np.ones(2, dtype=int)
+        if hasattr(module, "dilation"):
+            dilation = tuple(int(s) for s in stride_so_far[:n_dims])
+            module.dilation = (
+                dilation if isinstance(stride, tuple | list) else dilation[0]
+            )
+        stride_so_far[:n_dims] *= np.broadcast_to(np.asarray(stride), (n_dims,))
+        module.stride = (1,) * n_dims if isinstance(stride, tuple | list) else 1
+    return dense
+
+
+def has_strides(model: nn.Module) -> bool:
+    """Whether any module of ``model`` has a stride above 1."""
+    for module in model.modules():
+        stride = getattr(module, "stride", None)
+        if stride is not None and np.any(np.asarray(stride) > 1):
+            return True
+    return False
+
+
+def check_layers(model: nn.Module, layers: Sequence[str]) -> list[str]:
+    """Check that every name in ``layers`` is a module of ``model``."""
+    if isinstance(layers, str) or not isinstance(layers, Sequence) or not layers:
+        raise invalid("layers", f"expected a non-empty list of names, got {layers!r}.")
+    names = [n for n, _ in model.named_modules() if n]
+    unknown = [layer for layer in layers if layer not in names]
+    if unknown:
+        raise invalid(
+            "layers",
+            f"unknown layer(s) {unknown} for {type(model).__name__}.",
+            f"Valid names are: {', '.join(names)}.",
+        )
+    if len(set(layers)) != len(layers):
+        raise invalid("layers", f"duplicate names in {list(layers)}.")
+    return list(layers)
+
+
+def _param(model: nn.Module) -> torch.Tensor:
+    try:
+        return next(model.parameters())
+    except StopIteration:
+        return torch.empty(0)
+
+
+def run_until(
+    model: nn.Module,
+    x: torch.Tensor,
+    layers: Sequence[str],
+    *,
+    trace: list | None = None,
+) -> dict[str, torch.Tensor]:
+    """Run ``model`` on ``x`` and return the outputs of ``layers``.
+
+    The forward pass stops as soon as every requested layer has produced its
+    output, so layers after the deepest requested one cost nothing.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network.
+    x : torch.Tensor, shape (n_trials, n_channels, n_times)
+        Input batch, already on the model's device and dtype.
+    layers : list of str
+        Module names.
+    trace : list | None
+        If a list, every module call is appended to it as
+        ``(name, module, input_shape, output_shape, is_leaf_call)`` in the
+        order in which the calls end.
+
+    Returns
+    -------
+    outputs : dict of str to torch.Tensor
+        The output of each layer, as the module returned it.
+    """
+    wanted = set(layers)
+    outputs: dict[str, torch.Tensor] = {}
+    stack: list[list] = []
+    handles = []
+
+    def pre_hook(module, args, name):
+        for frame in stack:
+            frame[1] = False  # a call started inside: the outer call is no leaf
+        stack.append([name, True])
+
+    def hook(module, args, out, name):
+        frame = stack.pop()
+        if trace is not None and isinstance(out, torch.Tensor):
+            in_shape = (
+                tuple(args[0].shape) if args and torch.is_tensor(args[0]) else None
+            )
+            trace.append((name, module, in_shape, tuple(out.shape), frame[1]))
+        if name in wanted and name not in outputs:
+            if not isinstance(out, torch.Tensor):
+                raise invalid(
+                    "layers",
+                    f"layer {name!r} returns {type(out).__name__}, not a tensor.",
+                    "Name a module that outputs one tensor.",
+                )
+            outputs[name] = out
+            if len(outputs) == len(wanted):
+                raise _StopForward
+
+    for name, module in model.named_modules():
+        if not name:
+            continue
+        handles.append(
+            module.register_forward_pre_hook(lambda m, a, n=name: pre_hook(m, a, n))
+        )
+        handles.append(
+            module.register_forward_hook(lambda m, a, o, n=name: hook(m, a, o, n))
+        )
+    try:
+        model(x)
+    except _StopForward:
+        pass
+    finally:
+        for handle in handles:
+            handle.remove()
+    missing = wanted - set(outputs)
+    if missing:
+        raise invalid(
+            "layers",
+            f"layer(s) {sorted(missing)} did not run in the forward pass.",
+            "Name modules that are called by the model's forward().",
+        )
+    return outputs
+
+
+def _time_axis(name: str, shape_a: tuple, shape_b: tuple) -> int:
+    """The axis that grows by one sample when the input grows by one sample."""
+    if len(shape_a) != len(shape_b):
+        raise InvalidInputError(f"Layer {name!r} changes rank with the input length.")
+    diff = [ax for ax in range(1, len(shape_a)) if shape_a[ax] != shape_b[ax]]
+    if len(diff) != 1 or shape_b[diff[0]] - shape_a[diff[0]] != 1:
+        raise InvalidInputError(
+            f"Layer {name!r} is not aligned with its input window: one more input "
+            f"sample changes its output shape from {shape_a} to {shape_b}, not by "
+            "exactly one time sample. Its outputs must be dense (no stride: use "
+            "envcorr.make_dense), and it must not pool globally or crop."
+        )
+    return diff[0]
+
+
+def _module_extent(
+    name: str, module: nn.Module, axis_in: int, len_in: int, len_out: int
+) -> int:
+    """Receptive-field growth (samples) caused by one leaf module call."""
+    kernel = getattr(module, "kernel_size", None)
+    if kernel is None or isinstance(module, nn.Linear):
+        if len_out > len_in:
+            raise InvalidInputError(
+                f"Module {name!r} makes the time axis longer ({len_in} -> {len_out}"
+                " samples): padded outputs are not aligned with their input window."
+            )
+        return len_in - len_out
+
+    def along_time(value, default):
+        if value is None:
+            return default
+        if isinstance(value, int | str):
+            return value
+        idx = axis_in - 2
+        return value[idx] if 0 <= idx < len(value) else default
+
+    k = along_time(kernel, 1)
+    d = along_time(getattr(module, "dilation", 1), 1)
+    s = along_time(getattr(module, "stride", 1), 1)
+    p = along_time(getattr(module, "padding", 0), 0)
+    if s is None:  # pooling modules store stride=None for stride=kernel
+        s = k
+    if s != 1:
+        raise InvalidInputError(
+            f"Module {name!r} has stride {s} along time, so the network is not "
+            "dense. Make it dense with envcorr.make_dense(model) (braindecode "
+            "models: model.to_dense_prediction_model())."
+        )
+    if p not in (0, "valid"):
+        raise InvalidInputError(
+            f"Module {name!r} pads the time axis (padding={p!r}), so its outputs "
+            "are not aligned with the end of their input window. envcorr needs "
+            "layers whose output sample t sees inputs t .. t+R-1."
+        )
+    return (k - 1) * d
+
+
+@torch.no_grad()
+def _trace(model: nn.Module, n_chans: int, n_times: int, layers: Sequence[str]):
+    p = _param(model)
+    x = torch.zeros((1, n_chans, n_times), dtype=p.dtype, device=p.device)
+    trace: list = []
+    try:
+        out = run_until(model, x, layers, trace=trace)
+    except RuntimeError as err:
+        raise InvalidInputError(
+            f"The model failed on an input of shape (1, {n_chans}, {n_times}): "
+            f"{err}. Check the number of channels (n_chans) and that trials are at "
+            "least as long as the model's receptive field."
+        ) from err
+    return out, trace
+
+
+def layer_geometry(
+    model: nn.Module,
+    n_times: int,
+    layers: Sequence[str],
+    *,
+    n_chans: int,
+    probe: bool = True,
+) -> list[LayerGeometry]:
+    """Receptive field, output length, units and time axis of each layer.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A dense network (see :func:`make_dense`) taking input of shape
+        (n_trials, n_chans, n_times).
+    n_times : int
+        Samples per trial.
+    layers : list of str
+        Module names, in any order.
+    n_chans : int
+        Number of input channels.
+    probe : bool
+        Also check each field by the gradient of one output sample with respect
+        to the input (one small forward and backward pass for all layers).
+
+    Returns
+    -------
+    geometry : list of LayerGeometry
+        One entry per layer, ordered by receptive field (depth).
+
+    Raises
+    ------
+    InvalidInputError
+        For unknown layers, layers that are not dense or not aligned with the
+        end of their input window (padding, cropping, global pooling), and
+        trials shorter than a layer's receptive field.
+    """
+    layers = check_layers(model, layers)
+    n_times = check_int("n_times", n_times, minimum=1)
+    was_training = model.training
+    model.eval()
+    try:
+        out_a, trace_a = _trace(model, n_chans, n_times, layers)
+        out_b, trace_b = _trace(model, n_chans, n_times + 1, layers)
+        geometry = []
+        for name in layers:
+            shape_a, shape_b = tuple(out_a[name].shape), tuple(out_b[name].shape)
+            axis = _time_axis(name, shape_a, shape_b)
+            n_out = shape_a[axis]
+            field_shape = n_times - n_out + 1
+            field_modules = _field_from_modules(name, trace_a, trace_b)
+            if field_modules != field_shape:
+                raise InvalidInputError(
+                    f"Layer {name!r}: its modules give a receptive field of "
+                    f"{field_modules} samples, but its output length "
+                    f"({n_out} of {n_times}) implies {field_shape}. The model pads, "
+                    "crops or branches along time before this layer; envcorr needs "
+                    "outputs whose sample t sees inputs t .. t+R-1."
+                )
+            n_units = int(
+                np.prod([s for i, s in enumerate(shape_a[1:], 1) if i != axis])
+            )
+            geometry.append(LayerGeometry(name, field_shape, n_out, n_units, axis))
+        if probe:
+            _probe_fields(model, geometry, n_chans, n_times)
+    finally:
+        model.train(was_training)
+    return sorted(geometry, key=lambda g: (g.receptive_field, layers.index(g.name)))
+
+
+def _field_from_modules(name: str, trace_a: list, trace_b: list) -> int:
+    field = 1
+    for call_a, call_b in zip(trace_a, trace_b, strict=True):
+        mod_name, module, in_a, out_a, leaf = call_a
+        in_b = call_b[2]
+        if leaf and in_a is not None and in_b is not None and in_a != in_b:
+            if len(in_a) == len(in_b):
+                axis_in = _time_axis(mod_name, in_a, in_b)
+                out_b = call_b[3]
+                axis_out = _time_axis(mod_name, out_a, out_b)
+                field += _module_extent(
+                    mod_name, module, axis_in, in_a[axis_in], out_a[axis_out]
+                )
+        if mod_name == name:
+            return field
+    raise AssertionError(f"layer {name} missing from trace")  # run_until checked it
+
+
+def _probe_fields(
+    model: nn.Module, geometry: Sequence[LayerGeometry], n_chans: int, n_times: int
+) -> None:
+    """Check by gradients that output sample t sees exactly inputs t..t+R-1.
+
+    One forward and one backward pass for all layers: layer ``l`` takes its
+    output sample from its own trials of the batch (trials are independent in
+    eval mode), so each trial's input gradient belongs to one layer. Two random
+    trials per layer, and the sum over all units, make max-pooling reach every
+    sample of the field.
+    """
+    reps = 2
+    p = _param(model)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn((reps * len(geometry), n_chans, n_times), generator=gen)
+    x = x.to(device=p.device, dtype=p.dtype).requires_grad_(True)
+    with torch.enable_grad():
+        outs = run_until(model, x, [g.name for g in geometry])
+        total = 0
+        for k, geo in enumerate(geometry):
+            sample = outs[geo.name].select(geo.time_axis, geo.n_out // 2)
+            total = total + sample[reps * k : reps * (k + 1)].sum()
+        (grad,) = torch.autograd.grad(total, x)
+    for k, geo in enumerate(geometry):
+        g = grad[reps * k : reps * (k + 1)].abs().sum(dim=(0, 1)).cpu().numpy()
+        support = np.flatnonzero(g > 0)
+        t0 = geo.n_out // 2
+        expected = (t0, t0 + geo.receptive_field - 1)
+        if support.size == 0 or (support[0], support[-1]) != expected:
+            seen = "nothing" if support.size == 0 else f"{support[0]} .. {support[-1]}"
+            raise InvalidInputError(
+                f"Layer {geo.name!r}: output sample {t0} depends on input samples "
+                f"{seen}, not on {expected[0]} .. {expected[1]} as a receptive field "
+                f"of {geo.receptive_field} samples aligned with the end of its window "
+                "requires. The layer is not aligned (padding, cropping or a "
+                "non-convolutional operation along time)."
+            )
+
+
+def receptive_fields(
+    model: nn.Module, n_times: int, layers: Sequence[str], *, n_chans: int
+) -> dict[str, int]:
+    """Receptive field in input samples of each layer (see :func:`layer_geometry`)."""
+    geo = layer_geometry(model, n_times, layers, n_chans=n_chans)
+    return {g.name: g.receptive_field for g in geo}

@@ -1,0 +1,103 @@
+import numpy as np
+import pytest
+import scipy.signal
+
+from envcorr import InvalidInputError, band_envelopes, filterbank_bands, moving_average
+from envcorr.data import Recordings
+from envcorr.envelopes import band_sos
+
+SFREQ = 250.0
+BANDS = {"delta": (0.0, 4.0), "alpha": (7.0, 13.0), "beta": (13.0, 31.0)}
+
+
+def sine(freq, amp, n_times=1000, n_trials=2, n_chans=3):
+    t = np.arange(n_times) / SFREQ
+    x = amp * np.sin(2 * np.pi * freq * t)
+    return np.broadcast_to(x, (n_trials, n_chans, n_times)).astype(np.float32)
+
+
+@pytest.mark.parametrize("method", ["fft", "sosfiltfilt"])
+def test_sine_envelope_is_its_amplitude_in_its_band_only(method):
+    env = band_envelopes(sine(10.0, 3.0), SFREQ, bands=BANDS, method=method)
+    assert env.shape == (3, 2, 3, 1000)
+    interior = env[..., 300:-300]
+    np.testing.assert_allclose(interior[1], 3.0, rtol=0.01)  # alpha
+    assert interior[0].max() < 0.05 * 3  # delta: low-pass at 4 Hz
+    assert interior[2].max() < 0.3 * 3  # beta: 10 Hz lies outside 13-31 Hz
+
+
+def test_fft_and_sosfiltfilt_agree():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((4, 2, 1125)).astype(np.float32)
+    a = band_envelopes(X, SFREQ, bands=BANDS, method="fft")
+    b = band_envelopes(X, SFREQ, bands=BANDS, method="sosfiltfilt")
+    # band-pass envelopes are local: the two filters agree sample by sample
+    np.testing.assert_allclose(a[1:], b[1:], rtol=0, atol=2e-3 * b[1:].max())
+    # the Hilbert envelope of a low-pass band depends on the whole segment
+    for band in range(3):
+        assert np.corrcoef(a[band].ravel(), b[band].ravel())[0, 1] > 0.999
+
+
+@pytest.mark.parametrize(("method", "tol"), [("fft", 3e-4), ("sosfiltfilt", 3e-3)])
+def test_continuous_matches_filtering_the_whole_recording(method, tol):
+    """Trials cut from a recording get the envelope of the filtered recording."""
+    rng = np.random.default_rng(1)
+    rec = rng.standard_normal((2, 20000))
+    onsets = np.array([3000, 8000, 12000, 18800])
+    X = np.stack([rec[:, o : o + 1000] for o in onsets]).astype(np.float32)
+    cont = Recordings([rec.astype(np.float32)], np.zeros(4, int), onsets)
+    env = band_envelopes(X, SFREQ, bands=BANDS, continuous=cont, method=method)
+    for b, (lo, hi) in enumerate(BANDS.values()):
+        filtered = scipy.signal.sosfiltfilt(band_sos(lo, hi, SFREQ), rec)
+        full = np.abs(scipy.signal.hilbert(filtered))
+        ref = np.stack([full[:, o : o + 1000] for o in onsets])
+        if lo > 0:
+            # the last trial ends 200 samples before the recording: edge effects
+            np.testing.assert_allclose(env[b, :3], ref[:3], atol=tol * ref.max())
+        assert np.corrcoef(env[b].ravel(), ref.ravel())[0, 1] > 0.99
+
+
+def test_moving_average_equals_convolution():
+    rng = np.random.default_rng(2)
+    x = rng.random((3, 2, 300))
+    for width in (1, 7, 300):
+        out = moving_average(x, width)
+        ref = np.apply_along_axis(
+            lambda v, w=width: np.convolve(v, np.ones(w) / w, mode="valid"), -1, x
+        )
+        assert out.shape == (3, 2, 300 - width + 1)
+        np.testing.assert_allclose(out, ref, rtol=1e-10)
+    with pytest.raises(InvalidInputError, match="'width'.*longer"):
+        moving_average(x, 301)
+
+
+def test_filterbank_of_the_original_code():
+    bands = filterbank_bands()
+    edges = list(bands.values())
+    assert len(edges) == 32
+    assert edges[:3] == [(0.0, 4.0), (1.0, 7.0), (4.0, 10.0)]
+    assert edges[10] == (28.0, 34.0)
+    assert edges[11] == (30.0, 38.0)
+    assert edges[-1] == (110.0, 118.0)
+
+
+@pytest.mark.parametrize(
+    ("bands", "match"),
+    [
+        ({"hg": (71.0, 130.0)}, r"'bands'.*130 Hz is at or above Nyquist \(125 Hz"),
+        ({"x": (13.0, 7.0)}, r"'bands'.*low edge 13 Hz >= high edge 7 Hz"),
+        ({"x": (10.0, 10.0)}, r"'bands'.*low edge"),
+        ({"x": (-1.0, 10.0)}, r"'bands'.*invalid edges"),
+        ({}, r"'bands'.*non-empty dict"),
+    ],
+)
+def test_bad_bands(bands, match):
+    with pytest.raises(InvalidInputError, match=match):
+        band_envelopes(sine(10, 1), SFREQ, bands=bands)
+
+
+def test_nan_in_X_is_rejected():
+    X = sine(10, 1).copy()
+    X[1, 2, 17] = np.nan
+    with pytest.raises(InvalidInputError, match=r"'X'.*NaN or Inf.*\(1, 2, 17\)"):
+        band_envelopes(X, SFREQ)
