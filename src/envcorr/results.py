@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import xarray as xr
 
 from ._check import check_path_exists, invalid
+from ._io import atomic_path
 
 ENGINE = "h5netcdf"
 
@@ -44,14 +44,8 @@ def save_maps(
         )
     if not path.parent.is_dir():
         raise invalid("path", f"directory '{path.parent}' does not exist.")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        ds.to_netcdf(tmp, engine=ENGINE, invalid_netcdf=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        ds.to_netcdf(tmp, engine=ENGINE)
     return path
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -122,6 +123,8 @@ class Trials:
     description: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if isinstance(self.X, list | tuple):
+            check_equal_lengths("X", [np.shape(x) for x in self.X])
         X = check_array(
             "X", self.X, ndim=3, dims="(n_trials, n_channels, n_times)", dtype=None
         )
@@ -158,6 +161,19 @@ class Trials:
                 object.__setattr__(self, name, value)
         if self.continuous is not None:
             self.continuous.check_matches(n_trials, n_channels, n_times)
+
+    def __repr__(self) -> str:
+        sessions = (
+            ""
+            if self.session is None
+            else f", sessions={sorted(set(self.session.tolist()))}"
+        )
+        return (
+            f"<Trials | {self.n_trials} trials × {self.n_channels} channels × "
+            f"{self.n_times} samples at {self.sfreq:g} Hz (tmin={self.tmin:g} s), "
+            f"classes={self.class_counts()}{sessions}, "
+            f"continuous={'yes' if self.continuous is not None else 'no'}>"
+        )
 
     @property
     def n_trials(self) -> int:
@@ -201,3 +217,91 @@ class Trials:
         """Number of trials of each class."""
         counts = np.bincount(self.y, minlength=len(self.class_names))
         return dict(zip(self.class_names, counts.tolist(), strict=True))
+
+
+def check_equal_lengths(name: str, shapes: Sequence[tuple[int, ...]]) -> None:
+    """Raise if trials of shape (n_channels, n_times) differ in shape."""
+    if not shapes:
+        return
+    first = tuple(shapes[0])
+    for i, shape in enumerate(shapes):
+        if tuple(shape) != first:
+            raise invalid(
+                name,
+                f"trials of unequal length or channel count: trial 0 has shape "
+                f"{first}, trial {i} has shape {tuple(shape)} (n_channels, n_times).",
+                "Cut all trials with the same window (tmin, tmax) and sampling "
+                "rate, e.g. resample=250.",
+            )
+
+
+def concatenate_trials(trials: Sequence[Trials]) -> Trials:
+    """Join trials of several recordings, sessions or subjects into one.
+
+    Parameters
+    ----------
+    trials : sequence of Trials
+        All with the same sampling rate, channels, trial length and classes.
+
+    Returns
+    -------
+    trials : Trials
+        The trials in the given order. ``continuous`` is kept when every input
+        has it; ``info`` and ``description`` come from the first input.
+    """
+    trials = list(trials)
+    if not trials:
+        raise invalid("trials", "nothing to concatenate (empty sequence).")
+    first = trials[0]
+    for k, t in enumerate(trials[1:], start=1):
+        if t.sfreq != first.sfreq:
+            raise invalid(
+                "trials",
+                f"mixed sampling rates: {first.sfreq:g} Hz in part 0, {t.sfreq:g} Hz "
+                f"in part {k}.",
+                "Resample all parts to one rate first (e.g. resample=250).",
+            )
+        if t.ch_names != first.ch_names:
+            raise invalid(
+                "trials",
+                f"part {k} has channels {t.ch_names}, part 0 has {first.ch_names}.",
+                "Pick the same channels, in the same order, in every part.",
+            )
+        if t.n_times != first.n_times or t.tmin != first.tmin:
+            raise invalid(
+                "trials",
+                f"trials of unequal length: part 0 has {first.n_times} samples from "
+                f"tmin={first.tmin:g} s, part {k} has {t.n_times} from "
+                f"tmin={t.tmin:g} s.",
+                "Cut all parts with the same tmin and tmax.",
+            )
+        if t.class_names != first.class_names:
+            raise invalid(
+                "trials",
+                f"part {k} has classes {t.class_names}, part 0 has "
+                f"{first.class_names}.",
+                "Use the same event_id (class names in the same order) for all.",
+            )
+
+    def _labels(name: str) -> np.ndarray | None:
+        values = [getattr(t, name) for t in trials]
+        if any(v is None for v in values):
+            return None
+        return np.concatenate(values)
+
+    continuous = None
+    if all(t.continuous is not None for t in trials):
+        data, segment, onset = [], [], []
+        for t in trials:
+            segment.append(t.continuous.segment + len(data))
+            onset.append(t.continuous.onset)
+            data.extend(t.continuous.data)
+        continuous = Recordings(data, np.concatenate(segment), np.concatenate(onset))
+    return replace(
+        first,
+        X=np.concatenate([t.X for t in trials]),
+        y=np.concatenate([t.y for t in trials]),
+        session=_labels("session"),
+        subject=_labels("subject"),
+        continuous=continuous,
+    )

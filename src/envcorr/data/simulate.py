@@ -1,0 +1,486 @@
+"""A simulated motor-imagery dataset shaped like BCI Competition IV 2a.
+
+The simulation gives a known answer for the envelope–class correlation
+(METHOD.md, step 9) and a dataset that trains in minutes without downloads.
+
+Model
+-----
+Sources sit at the standard 10-05 positions of some electrodes and reach every
+electrode through volume conduction: a Gaussian weight of the distance between
+source and electrode (``exp(-d² / 2σ²)``, σ = 3.5 cm), so the
+signal of a source is strongest at its own electrode and smeared onto its
+neighbours. Each continuous run is the sum of
+
+* spatially smooth pink (1/f power) background noise: one source at each
+  electrode position, mixed as above;
+* sensorimotor rhythms from sources at C3, C4 (hand areas), Cz (feet area) and
+  C5, C6 (lateral, tongue/face area): alpha/mu (peak near 10 Hz) and beta (near
+  20 Hz), with the natural waxing and waning of band-limited noise;
+* broadband high-gamma activity (71–91 Hz) from the same sources, weak at rest;
+* an occipital alpha rhythm (source at Oz, not recorded) unrelated to the task;
+* white sensor noise.
+
+After each cue, between about 0.5 and 4 s, the class changes the band power of
+some sources (see :func:`simulation_truth`), with per-trial jitter of onset,
+offset and strength:
+
+* left/right hand: event-related desynchronisation (ERD, lower alpha and beta
+  power) and a high-gamma increase at the contralateral hand area (C4 for the
+  left hand, C3 for the right hand), a weak alpha ERD at the ipsilateral one;
+* feet: ERD and high-gamma increase at the vertex (Cz);
+* tongue: ERD and high-gamma increase at the lateral sources under C5 and C6,
+  with an alpha power *increase* at both hand areas (the "focal ERD / surround
+  ERS" pattern reported for tongue and foot imagery by Pfurtscheller et al.
+  2006, NeuroImage 31:153–159).
+
+Power changes are applied to the amplitude of the band-limited source signal
+as ``sqrt(1 + change × window(t))``; the ``strength`` of the truth table is the
+relative power change at the source for a trial of average strength.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mne
+import numpy as np
+import pandas as pd
+from scipy import fft as sp_fft
+
+from .._check import check_int, check_positive_float, invalid
+from .._logging import logger, use_log_level
+from ._montage import STANDARD_MONTAGE, standard_montage
+from ._trials import Recordings, Trials
+
+#: The 22 EEG channels of BCI Competition IV 2a, in the dataset's order.
+BCI_IV_2A_CH_NAMES = (
+    "Fz FC3 FC1 FCz FC2 FC4 C5 C3 C1 Cz C2 C4 C6 CP3 CP1 CPz CP2 CP4 P1 Pz P2 POz"
+).split()
+
+#: The four classes of the simulation, in label order.
+CLASS_NAMES = ("left_hand", "right_hand", "feet", "tongue")
+
+#: Frequency ranges (Hz) of the simulated rhythms: alpha and beta are centred
+#: on a subject-specific peak inside these ranges; high gamma is this band.
+SIMULATED_BANDS = {
+    "alpha": (8.0, 12.0),
+    "beta": (16.0, 26.0),
+    "high_gamma": (71.0, 91.0),
+}
+
+# (class, band, source, relative power change at average strength)
+_EFFECTS = (
+    ("left_hand", "alpha", "C4", -0.60),
+    ("left_hand", "beta", "C4", -0.50),
+    ("left_hand", "high_gamma", "C4", 0.50),
+    ("left_hand", "alpha", "C3", -0.15),
+    ("right_hand", "alpha", "C3", -0.60),
+    ("right_hand", "beta", "C3", -0.50),
+    ("right_hand", "high_gamma", "C3", 0.50),
+    ("right_hand", "alpha", "C4", -0.15),
+    ("feet", "alpha", "Cz", -0.60),
+    ("feet", "beta", "Cz", -0.50),
+    ("feet", "high_gamma", "Cz", 0.50),
+    ("tongue", "alpha", "C5", -0.50),
+    ("tongue", "alpha", "C6", -0.50),
+    ("tongue", "beta", "C5", -0.40),
+    ("tongue", "beta", "C6", -0.40),
+    ("tongue", "high_gamma", "C5", 0.40),
+    ("tongue", "high_gamma", "C6", 0.40),
+    ("tongue", "alpha", "C3", 0.30),
+    ("tongue", "alpha", "C4", 0.30),
+)
+
+_MOTOR_SOURCES = ("C3", "C4", "Cz", "C5", "C6")
+# Root-mean-square amplitude (V) at the source of each rhythm, at rest.
+_RHYTHM_RMS = {"alpha": 7e-6, "beta": 3e-6, "high_gamma": 1.5e-6}
+_MOTOR_RMS_SCALE = {"C3": 1.0, "C4": 1.0, "Cz": 0.8, "C5": 0.7, "C6": 0.7}
+_OCCIPITAL_ALPHA_RMS = 12e-6
+_BACKGROUND_RMS = 12e-6  # pink background at each electrode after mixing
+_SENSOR_NOISE_RMS = 0.7e-6
+_KNEE_HZ = 20.0
+_SPREAD_M = 0.035  # σ of the volume-conduction kernel, in metres
+
+
+def simulation_truth(*, effect_scale: float = 1.0) -> pd.DataFrame:
+    """The class effects built into :func:`simulate_motor_imagery`.
+
+    Parameters
+    ----------
+    effect_scale : float
+        The same factor as in :func:`simulate_motor_imagery`.
+
+    Returns
+    -------
+    truth : pandas.DataFrame, shape (n_effects, 7)
+        One row per effect with columns ``class``, ``band`` (``"alpha"``,
+        ``"beta"``, ``"high_gamma"``), ``channel`` (the electrode above the
+        source), ``sign`` (+1 power increase, −1 decrease), ``strength``
+        (relative power change at the source, after the cue, for a trial of
+        average strength; −0.6 means 60 % less power), and ``fmin``/``fmax``
+        (the simulated frequency range in Hz).
+    """
+    effect_scale = check_positive_float("effect_scale", effect_scale)
+    rows = []
+    for cls, band, channel, change in _EFFECTS:
+        change = _scaled_change(change, effect_scale)
+        rows.append(
+            {
+                "class": cls,
+                "band": band,
+                "channel": channel,
+                "sign": int(np.sign(change)),
+                "strength": round(float(change), 6),
+                "fmin": SIMULATED_BANDS[band][0],
+                "fmax": SIMULATED_BANDS[band][1],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _scaled_change(change: float, effect_scale: float) -> float:
+    # Decreases are scaled in log power so that they never reach -100 %.
+    if change < 0:
+        return float((1.0 + change) ** effect_scale - 1.0)
+    return float(change * effect_scale)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    ch_names: list[str]
+    info: mne.Info
+    mix_background: np.ndarray  # (n_channels, n_channels)
+    mix_motor: np.ndarray  # (n_channels, n_motor_sources)
+    mix_occipital: np.ndarray  # (n_channels,)
+
+
+def _layout(sfreq: float) -> _Layout:
+    montage = standard_montage()
+    pos = montage.get_positions()["ch_pos"]
+    ch_names = list(BCI_IV_2A_CH_NAMES)
+    info = mne.create_info(ch_names, sfreq, ch_types="eeg")
+    info.set_montage(montage)
+    elec = np.array([pos[c] for c in ch_names])
+
+    def weights(src_names: list[str]) -> np.ndarray:
+        src = np.array([pos[c] for c in src_names])
+        d2 = ((elec[:, None, :] - src[None, :, :]) ** 2).sum(-1)
+        return np.exp(-d2 / (2 * _SPREAD_M**2))
+
+    background = weights(ch_names)
+    # Equal background power at every electrode.
+    background /= np.linalg.norm(background, axis=1, keepdims=True)
+    return _Layout(
+        ch_names=ch_names,
+        info=info,
+        mix_background=background,
+        mix_motor=weights(list(_MOTOR_SOURCES)),
+        mix_occipital=weights(["Oz"])[:, 0],
+    )
+
+
+def _spectral_noise(
+    rng: np.random.Generator, n_signals: int, n_samples: int, gain: np.ndarray
+) -> np.ndarray:
+    """Gaussian noise of amplitude spectrum ``gain``, unit RMS, (n_signals, n_samples).
+
+    The noise is drawn directly in the frequency domain (independent complex
+    Gaussian coefficients, the spectrum of white noise) on ``len(gain)`` rfft
+    bins of a fast FFT length, then cropped to ``n_samples``.
+    """
+    n_fft = 2 * (len(gain) - 1)
+    support = np.flatnonzero(gain)  # narrow bands: draw only where needed
+    spec = np.zeros((n_signals, len(gain)), dtype=np.complex128)
+    draws = rng.standard_normal((n_signals, 2, len(support)))
+    spec[:, support] = (draws[:, 0] + 1j * draws[:, 1]) * gain[support]
+    out = sp_fft.irfft(spec, n=n_fft, axis=-1, workers=-1)[:, :n_samples]
+    out /= out.std(axis=-1, keepdims=True)
+    return out
+
+
+def _band_gain(freqs: np.ndarray, low: float, high: float, edge: float) -> np.ndarray:
+    """Flat pass band with raised-cosine edges of width ``edge`` Hz."""
+    gain = np.zeros_like(freqs)
+    inside = (freqs >= low) & (freqs <= high)
+    gain[inside] = 1.0
+    for lo, hi, rising in ((low - edge, low, True), (high, high + edge, False)):
+        sel = (freqs > lo) & (freqs < hi)
+        phase = (freqs[sel] - lo) / edge
+        ramp = 0.5 - 0.5 * np.cos(np.pi * phase)
+        gain[sel] = ramp if rising else 1 - ramp
+    return gain
+
+
+def _add_trial_windows(
+    target: np.ndarray,
+    cue: int,
+    start_s: float,
+    stop_s: float,
+    weight: float,
+    sfreq: float,
+    ramp_s: float = 0.25,
+) -> None:
+    """Add ``weight`` × a raised-cosine-edged window to ``target`` in place."""
+    a = cue + round((start_s - ramp_s / 2) * sfreq)
+    b = cue + round((stop_s + ramp_s / 2) * sfreq)
+    n_ramp = max(round(ramp_s * sfreq), 1)
+    window = np.ones(b - a)
+    ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(n_ramp) + 0.5) / n_ramp)
+    window[:n_ramp] = ramp
+    window[-n_ramp:] = ramp[::-1]
+    target[a:b] += weight * window
+
+
+def simulate_motor_imagery(
+    *,
+    seed: int = 0,
+    n_trials_per_class: int = 72,
+    n_sessions: int = 2,
+    n_runs: int = 6,
+    sfreq: float = 250.0,
+    tmin: float = -0.5,
+    tmax: float = 4.0,
+    effect_scale: float = 1.0,
+    verbose: bool | str | int | None = None,
+) -> Trials:
+    """Simulate a four-class motor-imagery dataset like BCI Competition IV 2a.
+
+    See the module docstring for the model. The result is deterministic for a
+    given ``seed`` and set of options.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the random number generator.
+    n_trials_per_class : int
+        Trials of each class in each session (72 in BCI IV 2a).
+    n_sessions : int
+        Number of sessions (recording days), named ``"session_1"``, ...
+        Rhythm amplitudes differ slightly between sessions.
+    n_runs : int
+        Continuous runs per session; the trials of a session are spread evenly
+        over them in random order (6 in BCI IV 2a).
+    sfreq : float
+        Sampling frequency in Hz; must exceed 2 × 91 Hz so that the
+        high-gamma band exists.
+    tmin, tmax : float
+        Trial window around the cue, in seconds; ``tmax`` is exclusive, so the
+        default gives ``(4.0 + 0.5) × 250 = 1125`` samples.
+    effect_scale : float
+        Multiplies the strength of all class effects (1 gives the strengths of
+        :func:`simulation_truth`; power decreases are scaled in log power).
+    verbose : bool | str | int | None
+        Logging level (see :mod:`envcorr._logging`).
+
+    Returns
+    -------
+    trials : Trials
+        ``X`` of shape (n_sessions × 4 × n_trials_per_class, 22, n_times) in
+        volts, classes :data:`CLASS_NAMES`, ``session`` and ``subject`` set,
+        ``continuous`` holding the runs, ``info`` with standard 10-05
+        positions, and ``description["truth"]`` the rows of
+        :func:`simulation_truth` as a list of dicts.
+    """
+    seed = check_int("seed", seed, minimum=0)
+    n_trials_per_class = check_int("n_trials_per_class", n_trials_per_class, minimum=1)
+    n_sessions = check_int("n_sessions", n_sessions, minimum=1)
+    n_runs = check_int("n_runs", n_runs, minimum=1)
+    sfreq = check_positive_float("sfreq", sfreq)
+    effect_scale = check_positive_float("effect_scale", effect_scale)
+    if sfreq / 2 <= SIMULATED_BANDS["high_gamma"][1] + 5:
+        raise invalid(
+            "sfreq",
+            f"{sfreq:g} Hz is too low: the simulated high-gamma band reaches "
+            f"{SIMULATED_BANDS['high_gamma'][1]:g} Hz.",
+            "Use sfreq >= 200 Hz (250 Hz as in BCI IV 2a).",
+        )
+    if not (-2.0 <= tmin < 0.5 and 0.5 < tmax <= 6.0):
+        raise invalid(
+            "tmin",
+            f"the window [{tmin:g}, {tmax:g}] s is outside what the simulation "
+            "supports.",
+            "Use -2 <= tmin < 0.5 and 0.5 < tmax <= 6 (seconds around the cue).",
+        )
+    if n_trials_per_class * len(CLASS_NAMES) < n_runs:
+        raise invalid(
+            "n_runs",
+            f"{n_runs} runs for {n_trials_per_class * len(CLASS_NAMES)} trials.",
+            "Use at most one run per trial.",
+        )
+    with use_log_level(verbose):
+        return _simulate(
+            seed=seed,
+            n_trials_per_class=n_trials_per_class,
+            n_sessions=n_sessions,
+            n_runs=n_runs,
+            sfreq=sfreq,
+            tmin=tmin,
+            tmax=tmax,
+            effect_scale=effect_scale,
+        )
+
+
+def _simulate(
+    *,
+    seed: int,
+    n_trials_per_class: int,
+    n_sessions: int,
+    n_runs: int,
+    sfreq: float,
+    tmin: float,
+    tmax: float,
+    effect_scale: float,
+) -> Trials:
+    rng = np.random.default_rng(seed)
+    layout = _layout(sfreq)
+    n_times = round((tmax - tmin) * sfreq)
+    offset = round(tmin * sfreq)
+    truth = simulation_truth(effect_scale=effect_scale)
+    # Subject-specific peak frequencies of each motor source's rhythms.
+    peaks = {
+        "alpha": rng.uniform(9.0, 11.0) + rng.normal(0.0, 0.3, len(_MOTOR_SOURCES)),
+        "beta": rng.uniform(19.0, 23.0) + rng.normal(0.0, 1.0, len(_MOTOR_SOURCES)),
+    }
+    occipital_peak = rng.uniform(9.5, 11.0)
+
+    recordings, segment, onsets, labels, sessions = [], [], [], [], []
+    for s in range(n_sessions):
+        session = f"session_{s + 1}"
+        # Electrode impedances and the subject's state differ between days.
+        session_gain = {
+            band: rng.uniform(0.85, 1.15, len(_MOTOR_SOURCES)) for band in _RHYTHM_RMS
+        }
+        y_session = rng.permutation(
+            np.repeat(np.arange(len(CLASS_NAMES)), n_trials_per_class)
+        )
+        for y_run in np.array_split(y_session, n_runs):
+            data, cues = _simulate_run(
+                rng,
+                layout,
+                y_run,
+                sfreq=sfreq,
+                tmin=tmin,
+                tmax=tmax,
+                peaks=peaks,
+                occipital_peak=occipital_peak,
+                session_gain=session_gain,
+                truth=truth,
+            )
+            recordings.append(data)
+            segment += [len(recordings) - 1] * len(cues)
+            onsets += (cues + offset).tolist()
+            labels += y_run.tolist()
+            sessions += [session] * len(cues)
+        logger.info("Simulated %s: %d trials.", session, len(y_session))
+
+    segment_arr = np.asarray(segment)
+    onset_arr = np.asarray(onsets)
+    X = np.stack(
+        [
+            recordings[g][:, o : o + n_times]
+            for g, o in zip(segment_arr, onset_arr, strict=True)
+        ]
+    )
+    return Trials(
+        X=X,
+        y=np.asarray(labels),
+        class_names=list(CLASS_NAMES),
+        sfreq=sfreq,
+        ch_names=layout.ch_names,
+        info=layout.info,
+        tmin=offset / sfreq,
+        session=np.asarray(sessions),
+        subject=np.full(len(labels), f"sim{seed}"),
+        continuous=Recordings(recordings, segment_arr, onset_arr),
+        description={
+            "dataset": "simulated",
+            "seed": seed,
+            "effect_scale": effect_scale,
+            "montage": STANDARD_MONTAGE,
+            "truth": truth.to_dict(orient="records"),
+        },
+    )
+
+
+def _simulate_run(
+    rng: np.random.Generator,
+    layout: _Layout,
+    y: np.ndarray,
+    *,
+    sfreq: float,
+    tmin: float,
+    tmax: float,
+    peaks: dict[str, np.ndarray],
+    occipital_peak: float,
+    session_gain: dict[str, np.ndarray],
+    truth: pd.DataFrame,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One continuous run, shape (n_channels, n_samples), and its cue samples."""
+    # Cue every 7.5-8.5 s as in BCI IV 2a, margins so every window fits.
+    lead = max(3.0, 1.0 - tmin)
+    spacing = rng.uniform(7.5, 8.5, len(y))
+    cue_s = lead + np.concatenate([[0.0], np.cumsum(spacing[:-1])])
+    cues = np.round(cue_s * sfreq).astype(np.int64)
+    n_samples = int(cues[-1] + np.ceil((max(tmax, 4.5) + 3.0) * sfreq))
+    # Even fast FFT length: noise is drawn on it and cropped to n_samples.
+    n_fft = 2 * sp_fft.next_fast_len((n_samples + 1) // 2, real=True)
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sfreq)
+
+    # Background power ∝ 1/f from 1 to 20 Hz, ∝ 1/f² above (the steeper
+    # fall of scalp EEG spectra), flat below 1 Hz (no drift blow-up).
+    f = np.maximum(freqs, 1.0)
+    pink = 1.0 / np.sqrt(f * np.maximum(f / _KNEE_HZ, 1.0))
+    pink[0] = 0.0
+    background = layout.mix_background @ _spectral_noise(
+        rng, layout.mix_background.shape[1], n_samples, pink
+    )
+    data = _BACKGROUND_RMS * background
+
+    # Per-trial variability: effect strength, onset latency and offset.
+    strength = np.clip(rng.normal(1.0, 0.4, len(y)), 0.0, 2.0)
+    start_s = rng.uniform(0.4, 0.9, len(y))
+    stop_s = rng.uniform(3.6, 4.2, len(y))
+
+    motor = np.zeros((len(_MOTOR_SOURCES), n_samples))
+    for band, rms in _RHYTHM_RMS.items():
+        if band == "high_gamma":
+            gains = [_band_gain(freqs, *SIMULATED_BANDS[band], edge=3.0)]
+        else:
+            width = 1.5 if band == "alpha" else 3.0
+            gains = [_band_gain(freqs, p - width, p + width, 2.0) for p in peaks[band]]
+        src = np.stack(
+            [_spectral_noise(rng, 1, n_samples, g)[0] for g in gains]
+            if len(gains) > 1
+            else _spectral_noise(rng, len(_MOTOR_SOURCES), n_samples, gains[0])
+        )
+        change = np.zeros((len(_MOTOR_SOURCES), n_samples))
+        rows = truth[truth["band"] == band]
+        for cls_idx, cls in enumerate(CLASS_NAMES):
+            for _, row in rows[rows["class"] == cls].iterrows():
+                k = _MOTOR_SOURCES.index(row["channel"])
+                for t in np.flatnonzero(y == cls_idx):
+                    _add_trial_windows(
+                        change[k],
+                        cues[t],
+                        start_s[t],
+                        stop_s[t],
+                        _trial_change(row["strength"], strength[t]),
+                        sfreq,
+                    )
+        amplitude = np.sqrt(np.maximum(1.0 + change, 0.02))
+        scale = np.array([_MOTOR_RMS_SCALE[c] for c in _MOTOR_SOURCES])
+        motor += (rms * scale * session_gain[band])[:, None] * amplitude * src
+    data += layout.mix_motor @ motor
+
+    occipital_gain = _band_gain(freqs, occipital_peak - 1.5, occipital_peak + 1.5, 2.0)
+    occipital = _spectral_noise(rng, 1, n_samples, occipital_gain)[0]
+    data += _OCCIPITAL_ALPHA_RMS * layout.mix_occipital[:, None] * occipital
+    data += _SENSOR_NOISE_RMS * rng.standard_normal(data.shape, dtype=np.float32)
+    return data.astype(np.float32), cues
+
+
+def _trial_change(change: float, strength: float) -> float:
+    """Power change of one trial of relative ``strength`` (1 = average)."""
+    if change < 0:
+        return float((1.0 + change) ** strength - 1.0)
+    return float(change * strength)
