@@ -54,7 +54,9 @@ def test_bad_paths(maps, tmp_path):
     with pytest.raises(InvalidInputError, match="'path'.*file not found"):
         load_maps(tmp_path / "nothing.nc")
     (tmp_path / "junk.nc").write_text("not netcdf")
-    with pytest.raises(InvalidInputError, match="'path'.*not a readable results file"):
+    with pytest.raises(
+        InvalidInputError, match="'path'.*could not read.*as a results file"
+    ):
         load_maps(tmp_path / "junk.nc")
     xr.Dataset({"x": ("a", [1, 2])}).to_netcdf(tmp_path / "other.nc", engine="h5netcdf")
     with pytest.raises(InvalidInputError, match="not an envcorr results file"):

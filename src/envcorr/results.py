@@ -62,16 +62,23 @@ def load_maps(path: str | os.PathLike) -> xr.Dataset:
     ds : xarray.Dataset
         The results, fully loaded (the file is closed).
     """
-    path = check_path_exists("path", path)
+    return read_results(path, name="path")
+
+
+def read_results(path: str | os.PathLike, *, name: str) -> xr.Dataset:
+    """:func:`load_maps`, with errors naming the caller's parameter ``name``."""
+    path = check_path_exists(name, path)
     try:
         with xr.open_dataset(path, engine=ENGINE) as ds:
             ds = ds.load()
     except (OSError, ValueError) as err:
         raise invalid(
-            "path", f"'{path}' is not a readable results file ({err})."
+            name,
+            f"could not read '{path}' as a results file ({err}).",
+            "Give a NetCDF file written by envcorr.save_maps or `envcorr run`.",
         ) from None
     if "unit_corr" not in ds:
         raise invalid(
-            "path", f"'{path}' holds no 'unit_corr': it is not an envcorr results file."
+            name, f"'{path}' holds no 'unit_corr': it is not an envcorr results file."
         )
     return ds
