@@ -54,30 +54,32 @@ class PooledCorrelation:
             Variables to correlate with the features (e.g. unit activations),
             same trials and samples; every group must be given in every batch.
         """
-        b = b.to(torch.float64)
         if self.shift_b is None:
-            self.shift_b = b.mean(dim=(0, 2))
+            self.shift_b = b.mean(dim=(0, 2), dtype=torch.float64)
         elif set(groups) != set(self.groups):
             raise ValueError("every batch must give the same groups")
-        b = b - self.shift_b[:, None]
-        self.n += b.shape[0] * b.shape[2]
-        self.sum_b += b.sum(dim=(0, 2))
-        self.sum_bb += b.square().sum(dim=(0, 2))
-        b_t = b.transpose(1, 2)
+        n_trials, n_b, n_times = b.shape
+        # Shifted features plus a row of ones: one product per group then also
+        # yields the group's plain sums (its last column).
+        b_aug = torch.empty((n_trials, n_b + 1, n_times), **self._kw)
+        torch.sub(b, self.shift_b[:, None], out=b_aug[:, :n_b])
+        b_aug[:, n_b] = 1.0
+        shifted_b = b_aug[:, :n_b]
+        self.n += n_trials * n_times
+        self.sum_b += shifted_b.sum(dim=(0, 2))
+        self.sum_bb += torch.linalg.vector_norm(shifted_b, dim=(0, 2)).square()
+        b_t = b_aug.transpose(1, 2)
         for key, a in groups.items():
-            a = a.to(torch.float64)
             stats = self.groups.get(key)
             if stats is None:
                 n_a = a.shape[1]
                 stats = self.groups[key] = {
-                    "shift": a.mean(dim=(0, 2)),
-                    "sum": torch.zeros(n_a, **self._kw),
+                    "shift": a.mean(dim=(0, 2), dtype=torch.float64),
                     "sum_sq": torch.zeros(n_a, **self._kw),
-                    "sum_ab": torch.zeros((n_a, b.shape[1]), **self._kw),
+                    "sum_ab": torch.zeros((n_a, n_b + 1), **self._kw),
                 }
-            a = a - stats["shift"][:, None]
-            stats["sum"] += a.sum(dim=(0, 2))
-            stats["sum_sq"] += a.square().sum(dim=(0, 2))
+            a = a - stats["shift"][:, None]  # promotes to float64
+            stats["sum_sq"] += torch.linalg.vector_norm(a, dim=(0, 2)).square()
             stats["sum_ab"] += torch.bmm(a, b_t).sum(dim=0)
 
     def feature_variance(self) -> np.ndarray:
@@ -90,9 +92,10 @@ class PooledCorrelation:
         if self.n == 0:
             raise RuntimeError("no data was added")
         stats = self.groups[key]
-        mean_a = stats["sum"] / self.n
+        sum_a, sum_ab = stats["sum_ab"][:, -1], stats["sum_ab"][:, :-1]
+        mean_a = sum_a / self.n
         mean_b = self.sum_b / self.n
-        cov = stats["sum_ab"] / self.n - torch.outer(mean_a, mean_b)
+        cov = sum_ab / self.n - torch.outer(mean_a, mean_b)
         var_a = (stats["sum_sq"] / self.n - mean_a**2).clamp(min=0)
         var_b = (self.sum_bb / self.n - mean_b**2).clamp(min=0)
         denom = torch.sqrt(torch.outer(var_a, var_b))

@@ -15,7 +15,6 @@ import torch
 import xarray as xr
 from torch import nn
 
-from . import __version__
 from ._check import (
     InvalidInputError,
     check_array,
@@ -27,8 +26,10 @@ from ._check import (
     invalid,
 )
 from ._logging import logger, progress, use_log_level
+from ._version import __version__
 from .activations import default_layers, layer_activations, resolve_device
 from .correlations import PooledCorrelation, one_hot_over_time
+from .data._montage import standard_montage
 from .data._trials import Recordings
 from .envelopes import DEFAULT_BANDS, EnvelopeComputer
 from .receptive import (
@@ -261,7 +262,7 @@ def _compute_maps(
             for net, m in nets.items()
         }
         for field in fields:
-            avg = (csum[..., field:] - csum[..., :-field]) / field
+            avg = (csum[..., field:] - csum[..., :-field]).div_(field)
             if square == "after":
                 avg = avg.square_()
             groups = {
@@ -436,8 +437,7 @@ def channel_positions(
         montage = ch_pos.get_montage()
         ch_pos = None if montage is None else montage.get_positions()["ch_pos"]
     if ch_pos is None:
-        montage = mne.channels.make_standard_montage("standard_1005")
-        ch_pos = montage.get_positions()["ch_pos"]
+        ch_pos = standard_montage().get_positions()["ch_pos"]
     lookup = {k.lower(): np.asarray(v, float) for k, v in ch_pos.items()}
     pos = [lookup.get(c.lower()) for c in ch_names]
     if any(p is None or p.shape != (3,) or not np.all(np.isfinite(p)) for p in pos):
