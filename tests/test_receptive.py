@@ -4,7 +4,7 @@ from braindecode.models import Deep4Net, ShallowFBCSPNet
 from torch import nn
 
 from envcorr import InvalidInputError, layer_geometry, make_dense, receptive_fields
-from envcorr.receptive import _field_from_modules, _probe_fields, _trace
+from envcorr.receptive import _field_from_modules, _trace
 
 DEEP4_LAYERS = [
     "pool_nonlin",
@@ -62,12 +62,12 @@ def test_analytic_and_probed_fields_agree_for_every_deep4_module(deep4):
     """Module walk and gradient probe both run; a mismatch would raise."""
     net = deep4[0]
     names = ["conv_time_spat", "conv_2", "pool_2", "conv_3", "conv_4", "pool_4"]
-    _, trace_a = _trace(net, 22, 1125, names)
-    _, trace_b = _trace(net, 22, 1126, names)
+    _, trace_a = _trace(net, torch.zeros(1, 22, 1125), names)
+    _, trace_b = _trace(net, torch.zeros(1, 22, 1126), names)
     analytic = [_field_from_modules(n, trace_a, trace_b) for n in names]
     assert analytic == [10, 39, 45, 126, 387, 441]
-    geo = layer_geometry(net, 1125, names, n_chans=22, probe=False)
-    _probe_fields(net, geo, 22, 1125)  # raises on any disagreement
+    geo = layer_geometry(net, 1125, names, n_chans=22, probe=True)  # raises on
+    assert [g.receptive_field for g in geo] == analytic  # any disagreement
 
 
 def test_make_dense_plain_module_and_leaves_input_alone():

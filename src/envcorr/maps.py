@@ -38,6 +38,7 @@ from .receptive import (
     has_strides,
     layer_geometry,
     make_dense,
+    structure,
 )
 
 # Working memory per batch for envelopes and their running averages.
@@ -196,13 +197,11 @@ def _compute_maps(
     trained = _prepare(model, dev)
     untrained, untrained_source = _baseline(model, untrained_model, dev, seed)
     geometry = _geometry(trained, n_times, layers, n_chans, probe)
-    baseline_geo = layer_geometry(
-        untrained, n_times, layers, n_chans=n_chans, probe=False
-    )
-    if baseline_geo != geometry:
+    if structure(untrained) != structure(trained):
         raise invalid(
             "untrained_model",
-            "its layers differ from the trained model's in field, length or units.",
+            "its architecture (modules, kernels, strides, dilations or parameter "
+            "shapes) differs from the trained model's.",
             "Pass the same architecture with its initial weights.",
         )
     if class_field is None:

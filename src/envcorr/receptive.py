@@ -115,6 +115,18 @@ def has_strides(model: nn.Module) -> bool:
     return False
 
 
+def structure(model: nn.Module) -> list[tuple]:
+    """What fixes a network's geometry: module types, kernels, strides,
+    dilations, paddings and parameter shapes (not the weights' values)."""
+    attrs = ("kernel_size", "stride", "dilation", "padding")
+    modules = [
+        (name, type(m).__name__, *(str(getattr(m, a, None)) for a in attrs))
+        for name, m in model.named_modules()
+    ]
+    params = [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
+    return modules + params
+
+
 def check_layers(model: nn.Module, layers: Sequence[str]) -> list[str]:
     """Check that every name in ``layers`` is a module of ``model``."""
     if isinstance(layers, str) or not isinstance(layers, Sequence) or not layers:
@@ -231,7 +243,8 @@ def _time_axis(name: str, shape_a: tuple, shape_b: tuple) -> int:
     if len(diff) != 1 or shape_b[diff[0]] - shape_a[diff[0]] != 1:
         raise InvalidInputError(
             f"Layer {name!r} is not aligned with its input window: one more input "
-            f"sample changes its output shape from {shape_a} to {shape_b}, not by "
+            f"sample changes its output shape (without the batch axis) from "
+            f"{shape_a[1:]} to {shape_b[1:]}, not by "
             "exactly one time sample. Its outputs must be dense (no stride: use "
             "envcorr.make_dense), and it must not pool globally or crop."
         )
@@ -280,18 +293,16 @@ def _module_extent(
     return (k - 1) * d
 
 
-@torch.no_grad()
-def _trace(model: nn.Module, n_chans: int, n_times: int, layers: Sequence[str]):
-    p = _param(model)
-    x = torch.zeros((1, n_chans, n_times), dtype=p.dtype, device=p.device)
+def _trace(model: nn.Module, x: torch.Tensor, layers: Sequence[str]):
+    """Outputs of ``layers`` for input ``x``, and the trace of module calls."""
     trace: list = []
     try:
         out = run_until(model, x, layers, trace=trace)
     except RuntimeError as err:
         raise InvalidInputError(
-            f"The model failed on an input of shape (1, {n_chans}, {n_times}): "
-            f"{err}. Check the number of channels (n_chans) and that trials are at "
-            "least as long as the model's receptive field."
+            f"The model failed on an input of shape {tuple(x.shape)}: {err}. Check "
+            "the number of channels (n_chans) and that trials are at least as long "
+            "as the model's receptive field."
         ) from err
     return out, trace
 
@@ -337,9 +348,20 @@ def layer_geometry(
     n_times = check_int("n_times", n_times, minimum=1)
     was_training = model.training
     model.eval()
+    p = _param(model)
     try:
-        out_a, trace_a = _trace(model, n_chans, n_times, layers)
-        out_b, trace_b = _trace(model, n_chans, n_times + 1, layers)
+        # One more input sample must give one more output sample along time.
+        longer = torch.zeros((1, n_chans, n_times + 1), dtype=p.dtype, device=p.device)
+        with torch.no_grad():
+            out_b, trace_b = _trace(model, longer, layers)
+        # The pass at n_times also serves the gradient probe: two random trials
+        # per layer (see _check_probe), or one zero trial without probing.
+        n_probe = 2 * len(layers) if probe else 1
+        gen = torch.Generator().manual_seed(0)
+        x = torch.randn((n_probe, n_chans, n_times), generator=gen)
+        x = x.to(device=p.device, dtype=p.dtype).requires_grad_(probe)
+        with torch.set_grad_enabled(probe):
+            out_a, trace_a = _trace(model, x, layers)
         geometry = []
         for name in layers:
             shape_a, shape_b = tuple(out_a[name].shape), tuple(out_b[name].shape)
@@ -360,7 +382,7 @@ def layer_geometry(
             )
             geometry.append(LayerGeometry(name, field_shape, n_out, n_units, axis))
         if probe:
-            _probe_fields(model, geometry, n_chans, n_times)
+            _check_probe(x, out_a, geometry)
     finally:
         model.train(was_training)
     return sorted(geometry, key=lambda g: (g.receptive_field, layers.index(g.name)))
@@ -371,7 +393,7 @@ def _field_from_modules(name: str, trace_a: list, trace_b: list) -> int:
     for call_a, call_b in zip(trace_a, trace_b, strict=True):
         mod_name, module, in_a, out_a, leaf = call_a
         in_b = call_b[2]
-        if leaf and in_a is not None and in_b is not None and in_a != in_b:
+        if leaf and in_a is not None and in_b is not None and in_a[1:] != in_b[1:]:
             if len(in_a) == len(in_b):
                 axis_in = _time_axis(mod_name, in_a, in_b)
                 out_b = call_b[3]
@@ -384,29 +406,23 @@ def _field_from_modules(name: str, trace_a: list, trace_b: list) -> int:
     raise AssertionError(f"layer {name} missing from trace")  # run_until checked it
 
 
-def _probe_fields(
-    model: nn.Module, geometry: Sequence[LayerGeometry], n_chans: int, n_times: int
+def _check_probe(
+    x: torch.Tensor, outputs: dict[str, torch.Tensor], geometry: Sequence[LayerGeometry]
 ) -> None:
     """Check by gradients that output sample t sees exactly inputs t..t+R-1.
 
-    One forward and one backward pass for all layers: layer ``l`` takes its
-    output sample from its own trials of the batch (trials are independent in
-    eval mode), so each trial's input gradient belongs to one layer. Two random
-    trials per layer, and the sum over all units, make max-pooling reach every
-    sample of the field.
+    One backward pass for all layers: layer ``k`` takes its output sample from
+    its own two trials of the batch ``x`` (trials are independent in eval mode),
+    so each trial's input gradient belongs to one layer. Two random trials per
+    layer, and the sum over all units, make max-pooling reach every sample of
+    the field.
     """
     reps = 2
-    p = _param(model)
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn((reps * len(geometry), n_chans, n_times), generator=gen)
-    x = x.to(device=p.device, dtype=p.dtype).requires_grad_(True)
-    with torch.enable_grad():
-        outs = run_until(model, x, [g.name for g in geometry])
-        total = 0
-        for k, geo in enumerate(geometry):
-            sample = outs[geo.name].select(geo.time_axis, geo.n_out // 2)
-            total = total + sample[reps * k : reps * (k + 1)].sum()
-        (grad,) = torch.autograd.grad(total, x)
+    total = 0
+    for k, geo in enumerate(geometry):
+        sample = outputs[geo.name].select(geo.time_axis, geo.n_out // 2)
+        total = total + sample[reps * k : reps * (k + 1)].sum()
+    (grad,) = torch.autograd.grad(total, x)
     for k, geo in enumerate(geometry):
         g = grad[reps * k : reps * (k + 1)].abs().sum(dim=(0, 1)).cpu().numpy()
         support = np.flatnonzero(g > 0)
