@@ -6,22 +6,36 @@ track, compared with the same network untrained, and how band power relates
 to the classes.
 """
 
-__version__ = "0.1.0"
+import warnings
 
+with warnings.catch_warnings():
+    # braindecode's model zoo builds a montage under a name MNE 1.13 deprecates
+    # when it is imported; the warning concerns braindecode, not our users.
+    warnings.filterwarnings(
+        "ignore", "Montage name 'standard_1020' is deprecated", FutureWarning
+    )
+    import braindecode.models  # noqa: F401
+
+from . import data
 from ._check import InvalidInputError
 from ._logging import set_log_level
+from ._version import __version__
 from .envelopes import DEFAULT_BANDS, band_envelopes, filterbank_bands, moving_average
 from .maps import compute_maps
 from .receptive import layer_geometry, make_dense, receptive_fields
 from .results import load_maps, save_maps
+from .train import load_checkpoint
 
 __all__ = [
     "DEFAULT_BANDS",
     "InvalidInputError",
+    "__version__",
     "band_envelopes",
     "compute_maps",
+    "data",
     "filterbank_bands",
     "layer_geometry",
+    "load_checkpoint",
     "load_maps",
     "make_dense",
     "moving_average",

@@ -1,0 +1,270 @@
+"""The ``envcorr`` command: one entry point, one subcommand per stage."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ._check import InvalidInputError
+from ._version import __version__
+
+_DEFAULTS = None
+
+
+def _defaults():
+    global _DEFAULTS
+    if _DEFAULTS is None:
+        from .workflow import RunConfig
+
+        _DEFAULTS = RunConfig()
+    return _DEFAULTS
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("output and logging")
+    g.add_argument(
+        "-q", "--quiet", action="store_true", help="only warnings and errors"
+    )
+    g.add_argument("-v", "--verbose", action="store_true", help="debug messages")
+
+
+def _data_options(p: argparse.ArgumentParser) -> None:
+    d = _defaults()
+    p.add_argument(
+        "--data",
+        help="'simulated' (built-in ground-truth dataset), a MOABB dataset "
+        "('bnci2014_001', 'schirrmeister2017') or a file (.npz, -epo.fif, or a raw "
+        f"EEG file MNE reads) (default: {d.data})",
+    )
+    p.add_argument(
+        "--subject",
+        type=int,
+        help="subject number of a MOABB dataset; seed of the "
+        "simulated data (default: 1 for MOABB, seed for simulated)",
+    )
+
+
+def _analysis_options(p: argparse.ArgumentParser) -> None:
+    d = _defaults()
+    p.add_argument(
+        "--bands",
+        help="'default' (delta, theta, alpha, beta, low_gamma, high_gamma), "
+        "'filterbank' (the original code's 32 bands) or NAME=LOW-HIGH pairs, e.g. "
+        f"'alpha=7-13,high_gamma=71-91' (default: {d.bands})",
+    )
+    p.add_argument(
+        "--analyse",
+        choices=["test", "train", "all"],
+        help=f"which trials the maps are computed on (default: {d.analyse})",
+    )
+    p.add_argument(
+        "--square",
+        choices=["before", "after"],
+        help="square the envelope before averaging over the receptive field (as the "
+        f"original code) or after (default: {d.square})",
+    )
+    p.add_argument(
+        "--device", help="'cpu' or 'cuda' (default: CUDA when available, else CPU)"
+    )
+    p.add_argument(
+        "--svg",
+        action="store_true",
+        help="also save figures as SVG (default: PNG only)",
+    )
+
+
+def _train_options(p: argparse.ArgumentParser) -> None:
+    d = _defaults()
+    p.add_argument(
+        "--model",
+        choices=["deep4", "shallow"],
+        help=f"braindecode Deep4Net or ShallowFBCSPNet (default: {d.model})",
+    )
+    p.add_argument("--epochs", type=int, help=f"training epochs (default: {d.epochs})")
+    p.add_argument("--seed", type=int, help=f"random seed (default: {d.seed})")
+    p.add_argument(
+        "--batch-size",
+        dest="batch_size",
+        type=int,
+        help="training batch size (default: 16 for deep4, 64 for shallow)",
+    )
+    p.add_argument(
+        "--n-untrained",
+        dest="n_untrained",
+        type=int,
+        help="further random initialisations whose maps show the spread of the "
+        f"untrained baseline (default: {d.n_untrained})",
+    )
+
+
+def _out_options(p: argparse.ArgumentParser, what: str) -> None:
+    d = _defaults()
+    p.add_argument("-o", "--out", help=f"{what} (default: {d.out})")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace results already in --out"
+    )
+    p.add_argument(
+        "--config", help="TOML file with any of these options (command line wins)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``envcorr``."""
+    parser = argparse.ArgumentParser(
+        prog="envcorr",
+        description="Envelope-activation correlation maps for EEG ConvNets "
+        "(Schirrmeister et al. 2017).",
+    )
+    parser.add_argument("--version", action="version", version=f"envcorr {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser(
+        "run",
+        help="load data, train, compute maps, write results and report",
+        description="Load the data, train the network with cropped decoding on the "
+        "first session, test on the last, compute the correlation maps of the trained "
+        "and the untrained network, and write results.nc, figures and report.html.",
+    )
+    _data_options(p)
+    _train_options(p)
+    _analysis_options(p)
+    _out_options(p, "output directory")
+    _common(p)
+
+    p = sub.add_parser(
+        "train",
+        help="train a network and save a checkpoint",
+        description="Train with cropped decoding and save a checkpoint directory "
+        "(trained and initial weights, model arguments, data description, history).",
+    )
+    _data_options(p)
+    _train_options(p)
+    _out_options(p, "checkpoint directory")
+    _common(p)
+
+    p = sub.add_parser(
+        "compute",
+        help="compute maps of a saved network on data",
+        description="Rebuild the trained and untrained networks of a checkpoint and "
+        "compute their correlation maps on data.",
+    )
+    p.add_argument("--checkpoint", required=True, help="checkpoint directory")
+    _data_options(p)
+    _analysis_options(p)
+    _out_options(p, "output directory")
+    _common(p)
+
+    p = sub.add_parser(
+        "simulate",
+        help="write the simulated motor-imagery dataset as .npz",
+        description="Write the built-in simulated dataset (both sessions, with a "
+        "'session' array) in the .npz layout that --data FILE.npz reads.",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("-o", "--out", required=True, help="output .npz file")
+    _common(p)
+
+    p = sub.add_parser(
+        "report",
+        help="figures and HTML report from a results file",
+        description="Draw the figures and write one self-contained HTML report.",
+    )
+    p.add_argument("results", help="results file (.nc) written by run or compute")
+    p.add_argument("-o", "--out", default="report.html", help="report file")
+    p.add_argument("--svg", action="store_true", help="also save figures as SVG")
+    _common(p)
+    return parser
+
+
+def _config(args: argparse.Namespace):
+    from .workflow import RunConfig, load_config
+
+    values = load_config(args.config) if getattr(args, "config", None) else {}
+    for f in dataclasses.fields(RunConfig):
+        value = getattr(args, f.name, None)
+        if f.name == "overwrite":
+            value = True if args.overwrite else None
+        if value is not None:
+            values[f.name] = value
+    if getattr(args, "svg", False):
+        values["formats"] = ["png", "svg"]
+    return RunConfig(**values)
+
+
+def _verbose(args: argparse.Namespace) -> str:
+    if args.quiet:
+        return "WARNING"
+    return "DEBUG" if args.verbose else "INFO"
+
+
+def _say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def _dispatch(args: argparse.Namespace) -> None:
+    from . import workflow
+
+    verbose = _verbose(args)
+    if args.command == "simulate":
+        from .data import save_npz, simulate_motor_imagery
+
+        trials = simulate_motor_imagery(seed=args.seed, verbose=verbose)
+        path = save_npz(trials, args.out)
+        _say(f"Simulated data ({trials.n_trials} trials) written to {path}")
+    elif args.command == "report":
+        formats = ("png", "svg") if args.svg else ("png",)
+        paths = workflow.report_only(args.results, args.out, formats=formats)
+        _say(f"Report: {paths['report']}")
+    elif args.command == "train":
+        config = _config(args)
+        path = workflow.train_only(config, verbose=verbose)
+        _say(f"Checkpoint: {path}")
+    elif args.command == "compute":
+        config = _config(args)
+        summary = workflow.compute_from_checkpoint(
+            args.checkpoint, config, verbose=verbose
+        )
+        _print_paths(summary["paths"])
+    else:
+        config = _config(args)
+        summary = workflow.run(config, verbose=verbose)
+        _say(
+            f"Test accuracy: {100 * summary['test_accuracy']:.1f} % "
+            f"(train {100 * summary['train_accuracy']:.1f} %)"
+        )
+        _print_paths(summary["paths"])
+
+
+def _print_paths(paths: dict[str, Path]) -> None:
+    for key in ("results", "report", "figures", "checkpoint"):
+        if key in paths:
+            _say(f"{key.capitalize():<11} {paths[key]}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``envcorr``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        _dispatch(args)
+    except InvalidInputError as err:
+        sys.stderr.write(f"envcorr {args.command}: error: {err}\n")
+        return 2
+    except FileNotFoundError as err:
+        sys.stderr.write(f"envcorr {args.command}: error: {err}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write(
+            f"envcorr {args.command}: interrupted; results already written are "
+            "complete, nothing was left half-written.\n"
+        )
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
