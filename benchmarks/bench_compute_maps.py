@@ -1,0 +1,458 @@
+"""Benchmark of envcorr.compute_maps (issue 6).
+
+"The analysis costs little more than the network's own forward passes."
+
+W1: BCI IV 2a-sized session (288 x 22 x 1125 at 250 Hz, simulated), dense
+Deep4Net, 6 default bands: forward passes alone vs compute_maps vs the plain
+reference (benchmarks/reference.py), agreement, peak memory.
+W2: 128 channels, the 32-band filter bank, 1x/2x/4x a base number of trials:
+time and peak memory of compute_maps.
+
+Every measurement runs in its own fresh process (this script re-invoked with
+``--child``), so peak resident memory (ru_maxrss) is that of one measurement.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_compute_maps.py            # everything
+    .venv/bin/python benchmarks/bench_compute_maps.py --quick    # smoke run
+    .venv/bin/python benchmarks/bench_compute_maps.py --workload W1 --profile
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+SFREQ = 250.0
+N_TIMES = 1125
+INPUT_SCALE = 1e6  # data in volts, networks see microvolts (envcorr.train default)
+FORWARD_BATCH = 64
+TRAINED_SEED, UNTRAINED_SEED = 1, 2
+
+TARGETS = {
+    "w1_ratio_forward": 1.25,
+    "w1_speedup_reference": 4.0,
+    "w1_max_dr": 1e-4,
+    "w1_peak_mb": 1024.0,
+    "w2_peak_mb": 4096.0,
+    "w2_time_ratio": 4.5,
+    "gpu_max_dr": 1e-4,
+}
+
+
+# --------------------------------------------------------------------------
+# Child side: one measurement per process.
+# --------------------------------------------------------------------------
+
+
+def _rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def _peak_mb() -> float:
+    # Linux reports ru_maxrss in KiB.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _deep4(n_chans: int, seed: int):
+    import torch
+    from braindecode.models import Deep4Net
+
+    torch.manual_seed(seed)
+    return Deep4Net(
+        n_chans=n_chans, n_outputs=4, n_times=N_TIMES, final_conv_length="auto"
+    )
+
+
+def _dense(model, device):
+    import copy
+
+    net = copy.deepcopy(model)
+    net.to_dense_prediction_model()
+    return net.to(device).eval()
+
+
+def _forward_all(nets, X, device):
+    import torch
+
+    with torch.no_grad():
+        for net in nets:
+            for start in range(0, len(X), FORWARD_BATCH):
+                x = torch.as_tensor(X[start : start + FORWARD_BATCH]).to(device)
+                net(x * INPUT_SCALE)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _child(spec: dict) -> dict:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        import torch
+
+        import envcorr
+        from envcorr.activations import resolve_device
+
+    data = np.load(spec["data"])
+    X = np.ascontiguousarray(data["X"][: spec["n_trials"]])
+    y = data["y"][: spec["n_trials"]]
+    ch_names = [str(c) for c in data["ch_names"]]
+    bands = json.loads(str(data["bands"]))
+    bands = {k: tuple(v) for k, v in bands.items()}
+    n_chans = X.shape[1]
+    trained = _deep4(n_chans, TRAINED_SEED)
+    untrained = _deep4(n_chans, UNTRAINED_SEED)
+    device = resolve_device(spec.get("device"))
+    out: dict = {"kind": spec["kind"], "device": str(device), "n_trials": len(X)}
+
+    # Warm up torch (thread pools, kernels): one forward on 2 trials.
+    dense = [_dense(trained, device), _dense(untrained, device)]
+    _forward_all(dense, X[:2], device)
+
+    kind = spec["kind"]
+    if kind != "forward":
+        del dense
+    rss_before = _rss_mb()
+    cpu_start = time.process_time()
+    start = time.perf_counter()
+    if kind == "forward":
+        _forward_all(dense, X, device)
+    elif kind in ("compute_maps", "profile"):
+        kwargs = dict(
+            sfreq=SFREQ,
+            ch_names=ch_names,
+            y=y,
+            class_names=["left_hand", "right_hand", "feet", "tongue"],
+            bands=bands,
+            untrained_model=untrained,
+            input_scale=INPUT_SCALE,
+            ch_pos=spec.get("ch_pos"),
+            device=spec.get("device"),
+            verbose="warning",
+        )
+        if kind == "profile":
+            import cProfile
+            import io
+            import pstats
+
+            profiler = cProfile.Profile()
+            maps = profiler.runcall(envcorr.compute_maps, trained, X, **kwargs)
+            stream = io.StringIO()
+            stats = pstats.Stats(profiler, stream=stream)
+            stats.sort_stats("tottime").print_stats(25)
+            stats.sort_stats("cumulative").print_stats(40)
+            out["profile"] = stream.getvalue()
+        else:
+            maps = envcorr.compute_maps(trained, X, **kwargs)
+        out["config_device"] = json.loads(maps.attrs["config"])["device"]
+        out["batch_size"] = json.loads(maps.attrs["config"])["batch_size"]
+        unit_corr, class_corr = maps["unit_corr"].values, maps["class_corr"].values
+    elif kind == "reference":
+        sys.path.insert(0, str(HERE))
+        from envcorr.activations import default_layers
+        from reference import reference_maps
+
+        ref = reference_maps(
+            trained,
+            untrained,
+            X,
+            sfreq=SFREQ,
+            bands=bands,
+            layers=default_layers(trained),
+            y=y,
+            n_classes=4,
+            input_scale=INPUT_SCALE,
+            batch_size=FORWARD_BATCH,
+        )
+        unit_corr, class_corr = ref["unit_corr"], ref["class_corr"]
+    else:
+        raise ValueError(kind)
+    out["seconds"] = time.perf_counter() - start
+    out["cpu_seconds"] = time.process_time() - cpu_start
+    out["rss_before_mb"] = rss_before
+    out["peak_mb"] = _peak_mb()
+    out["torch_threads"] = torch.get_num_threads()
+    if kind != "forward" and spec.get("save"):
+        np.savez(spec["save"], unit_corr=unit_corr, class_corr=class_corr)
+    return out
+
+
+# --------------------------------------------------------------------------
+# Parent side.
+# --------------------------------------------------------------------------
+
+
+def run_child(spec: dict) -> dict:
+    """Run one measurement in a fresh interpreter; return its JSON result."""
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        sys.stderr.write(proc.stderr[-5000:])
+        raise RuntimeError(f"child {spec['kind']} failed (exit {proc.returncode})")
+    return json.loads(lines[-1][len("RESULT ") :])
+
+
+def _times(runs: list[dict]) -> str:
+    return ", ".join(f"{r['seconds']:.2f}" for r in runs)
+
+
+def _mark(ok: bool) -> str:
+    return "[target met]" if ok else "[TARGET MISSED]"
+
+
+SUMMARY: list[str] = []
+
+
+def _say(line: str) -> None:
+    SUMMARY.append(line)
+    print(line, flush=True)
+
+
+def _git_version() -> str:
+    def git(*cmd):
+        return subprocess.run(
+            ["git", *cmd], cwd=HERE, capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--", str(HERE.parent / "src"))
+    return commit + (" + uncommitted changes in src/" if dirty else "")
+
+
+def w1_data(path: Path, n_trials: int) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        import envcorr
+
+    trials = envcorr.data.simulate_motor_imagery(seed=0, verbose="warning")
+    session = trials.split_sessions()["session_2"]
+    np.savez(
+        path,
+        X=session.X[:n_trials].astype(np.float32),
+        y=session.y[:n_trials],
+        ch_names=np.array(session.ch_names),
+        bands=json.dumps(envcorr.DEFAULT_BANDS),
+    )
+
+
+def w2_data(path: Path, n_trials: int) -> dict:
+    """Pink-noise trials (1/f power) on 128 BioSemi channels, in volts."""
+    import mne
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        import envcorr
+
+    montage = mne.channels.make_standard_montage("biosemi128")
+    rng = np.random.default_rng(0)
+    spec = np.fft.rfft(rng.standard_normal((n_trials, 128, N_TIMES)), axis=-1)
+    freqs = np.fft.rfftfreq(N_TIMES, 1 / SFREQ)
+    spec /= np.sqrt(np.maximum(freqs, 1.0))
+    X = np.fft.irfft(spec, n=N_TIMES, axis=-1)
+    X *= 1e-5 / X.std()
+    bands = envcorr.filterbank_bands()
+    nyquist = SFREQ / 2
+    above = {k: v for k, v in bands.items() if v[1] >= nyquist}
+    _say(
+        f"W2 filter bank: {len(bands)} bands, highest edge "
+        f"{max(v[1] for v in bands.values()):g} Hz, Nyquist {nyquist:g} Hz: "
+        + ("all below Nyquist" if not above else f"ABOVE NYQUIST: {above}")
+    )
+    np.savez(
+        path,
+        X=X.astype(np.float32),
+        y=rng.integers(0, 4, n_trials),
+        ch_names=np.array(montage.ch_names),
+        bands=json.dumps(bands),
+    )
+    pos = montage.get_positions()["ch_pos"]
+    return {k: [float(c) for c in v] for k, v in pos.items()}
+
+
+def bench_w1(tmp: Path, args) -> None:
+    import torch
+
+    n_trials = 64 if args.quick else 288
+    data = tmp / "w1.npz"
+    w1_data(data, n_trials)
+    base = {"data": str(data), "n_trials": n_trials}
+    # Forward and compute_maps alternate, and the fastest run of each counts, so
+    # that a burst of load from other processes hits both alike.
+    fwds, cms = [], []
+    for _ in range(args.repeat):
+        fwds.append(run_child({**base, "kind": "forward"}))
+        cms.append(
+            run_child({**base, "kind": "compute_maps", "save": str(tmp / "w1_cm.npz")})
+        )
+    fwd = min(fwds, key=lambda r: r["seconds"])
+    cm = min(cms, key=lambda r: r["seconds"])
+    ref = run_child({**base, "kind": "reference", "save": str(tmp / "w1_ref.npz")})
+    a, b = np.load(tmp / "w1_cm.npz"), np.load(tmp / "w1_ref.npz")
+    d_unit = float(np.nanmax(np.abs(a["unit_corr"] - b["unit_corr"])))
+    d_class = float(np.nanmax(np.abs(a["class_corr"] - b["class_corr"])))
+    ratio = cm["seconds"] / fwd["seconds"]
+    speedup = ref["seconds"] / cm["seconds"]
+    shape = f"{n_trials} x 22 x {N_TIMES}"
+    _say(
+        f"W1 data: {shape}, 6 bands, dense Deep4Net, device {cm['config_device']}"
+        f", torch threads {cm['torch_threads']}, compute_maps batch "
+        f"{cm['batch_size']}"
+    )
+    _say(
+        f"W1 forward passes alone: {fwd['seconds']:.2f} s (2 networks; best of "
+        f"{len(fwds)}: {_times(fwds)} s; CPU "
+        f"time {fwd['cpu_seconds']:.1f} s)"
+    )
+    cpu_ratio = cm["cpu_seconds"] / fwd["cpu_seconds"]
+    _say(
+        f"W1 compute_maps: {cm['seconds']:.2f} s ({ratio:.2f}x forward; best of "
+        f"{len(cms)}: {_times(cms)} s; CPU time "
+        f"{cm['cpu_seconds']:.1f} s = {cpu_ratio:.2f}x forward) "
+        f"{_mark(ratio <= TARGETS['w1_ratio_forward'])} target <= 1.25x"
+    )
+    _say(
+        f"W1 reference: {ref['seconds']:.2f} s (compute_maps {speedup:.2f}x "
+        f"faster) {_mark(speedup >= TARGETS['w1_speedup_reference'])} target >= 4x"
+    )
+    d_max = max(d_unit, d_class)
+    _say(
+        f"W1 max |dr| vs reference: {d_max:.1e} (unit_corr {d_unit:.1e}, "
+        f"class_corr {d_class:.1e}) {_mark(d_max <= TARGETS['w1_max_dr'])} "
+        "target <= 1e-4"
+    )
+    _say(
+        f"W1 peak memory: compute_maps {cm['peak_mb']:.0f} MB (+"
+        f"{cm['peak_mb'] - cm['rss_before_mb']:.0f} MB over the "
+        f"{cm['rss_before_mb']:.0f} MB of the process before the call), "
+        f"reference {ref['peak_mb']:.0f} MB, "
+        f"forward {fwd['peak_mb']:.0f} MB "
+        f"{_mark(cm['peak_mb'] <= TARGETS['w1_peak_mb'])} target compute_maps"
+        " <= 1 GB"
+    )
+    if torch.cuda.is_available():
+        cpu = run_child(
+            {**base, "kind": "compute_maps", "device": "cpu", "save": str(tmp / "c")}
+        )
+        c = np.load(tmp / "c.npz")
+        d_gpu = float(
+            max(
+                np.nanmax(np.abs(a["unit_corr"] - c["unit_corr"])),
+                np.nanmax(np.abs(a["class_corr"] - c["class_corr"])),
+            )
+        )
+        _say(
+            f"W1 GPU vs CPU: compute_maps {cm['seconds']:.2f} s on "
+            f"{cm['config_device']} vs {cpu['seconds']:.2f} s on cpu, max |dr| "
+            f"{d_gpu:.1e} {_mark(d_gpu <= TARGETS['gpu_max_dr'])} target <= 1e-4"
+        )
+    else:
+        _say("W1 GPU vs CPU: CUDA not available, skipped")
+    if args.profile:
+        prof = run_child({**base, "kind": "profile"})
+        print(f"W1 compute_maps profile ({prof['seconds']:.2f} s under cProfile):")
+        print(prof["profile"], flush=True)
+
+
+def bench_w2(tmp: Path, args) -> None:
+    base_trials = args.w2_base or (4 if args.quick else 24)
+    sizes = [1, 2, 4]
+    data = tmp / "w2.npz"
+    ch_pos = w2_data(data, base_trials * sizes[-1])
+    results = {}
+    for k in sizes:
+        res = run_child(
+            {
+                "data": str(data),
+                "n_trials": base_trials * k,
+                "kind": "compute_maps",
+                "ch_pos": ch_pos,
+            }
+        )
+        results[k] = res
+        _say(
+            f"W2 {k}x ({res['n_trials']} trials x 128 ch, 32 bands): "
+            f"{res['seconds']:.1f} s (CPU {res['cpu_seconds']:.0f} s), "
+            f"peak {res['peak_mb']:.0f} MB (+"
+            f"{res['peak_mb'] - res['rss_before_mb']:.0f} MB over "
+            f"{res['rss_before_mb']:.0f} MB before the call, batch "
+            f"{res['batch_size']}, "
+            f"device {res['config_device']}) "
+            f"{_mark(res['peak_mb'] <= TARGETS['w2_peak_mb'])} target <= 4 GB"
+        )
+    if args.profile:
+        prof = run_child(
+            {
+                "data": str(data),
+                "n_trials": base_trials,
+                "kind": "profile",
+                "ch_pos": ch_pos,
+            }
+        )
+        print(f"W2 1x compute_maps profile ({prof['seconds']:.2f} s under cProfile):")
+        print(prof["profile"], flush=True)
+    ratio = results[4]["seconds"] / results[1]["seconds"]
+    _say(
+        f"W2 time 4x/1x: {ratio:.2f} "
+        f"{_mark(ratio <= TARGETS['w2_time_ratio'])} target <= 4.5"
+    )
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small smoke run")
+    parser.add_argument("--workload", choices=["W1", "W2", "all"], default="all")
+    parser.add_argument(
+        "--w2-base", type=int, default=None, help="W2 base trials (default 24)"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="also profile W1 compute_maps"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=2,
+        help="W1 forward and compute_maps runs, alternating; the fastest counts",
+    )
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print("RESULT " + json.dumps(_child(json.loads(args.child))), flush=True)
+        return
+    load = os.getloadavg()
+    _say(
+        f"envcorr benchmark {time.strftime('%Y-%m-%d %H:%M')}, {platform.node()}, "
+        f"{os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} "
+        f"{load[2]:.2f}{' (quick)' if args.quick else ''}"
+    )
+    _say(f"envcorr commit {_git_version()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.workload in ("W1", "all"):
+            bench_w1(Path(tmp), args)
+        if args.workload in ("W2", "all"):
+            bench_w2(Path(tmp), args)
+    load = os.getloadavg()
+    _say(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    if args.profile:
+        print("\nSummary:\n" + "\n".join(SUMMARY))
+
+
+if __name__ == "__main__":
+    main()
