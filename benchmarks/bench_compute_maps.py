@@ -1,4 +1,4 @@
-"""Benchmark of envcorr.compute_maps (issue 6).
+"""Benchmark of envcorr.compute_maps.
 
 "The analysis costs little more than the network's own forward passes."
 

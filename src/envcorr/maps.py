@@ -41,8 +41,9 @@ from .receptive import (
     structure,
 )
 
-# Working memory per batch for envelopes and their running averages.
-_BATCH_BYTES = 400 * 2**20
+# Working memory per batch: envelopes, their running sums and averages, both
+# networks' activations and the float64 copies of the correlation update.
+_BATCH_BYTES = 256 * 2**20
 _MAX_BATCH = 64
 
 
@@ -224,7 +225,10 @@ def _compute_maps(
     )
     n_feat = len(bands) * n_chans
     if batch_size is None:
-        per_trial = n_feat * (n_times + 1) * 8 * 4
+        units_times = [g.n_units * g.n_out for g in geometry]
+        per_trial = (
+            n_feat * n_times * 8 * 3 + 8 * sum(units_times) + 8 * max(units_times)
+        )
         batch_size = int(np.clip(_BATCH_BYTES // per_trial, 1, _MAX_BATCH))
     batch_size = check_int("batch_size", batch_size, minimum=1)
 
@@ -254,14 +258,16 @@ def _compute_maps(
         env = env.reshape(len(idx), n_feat, n_times).to(torch.float64)
         if square == "before":
             env = env.square_()
-        csum = torch.nn.functional.pad(torch.cumsum(env, dim=-1), (1, 0))
+        csum = env.cumsum_(dim=-1)  # csum[t] = sum of env[0 .. t]
         del env
         acts = {
             net: layer_activations(m, xb, geometry, input_scale=input_scale)
             for net, m in nets.items()
         }
         for field in fields:
-            avg = (csum[..., field:] - csum[..., :-field]).div_(field)
+            avg = csum[..., field - 1 :].clone()  # window sums: csum[t+R-1] - csum[t-1]
+            avg[..., 1:] -= csum[..., :-field]
+            avg.div_(field)
             if square == "after":
                 avg = avg.square_()
             groups = {
