@@ -53,6 +53,7 @@ from ._check import (
     invalid,
 )
 from ._logging import logger, progress, use_log_level
+from .activations import resolve_device
 from .data import Trials
 from .models import MODELS, build_model, n_predictions, rebuild_model
 
@@ -379,7 +380,7 @@ def train_cropped(
             raise invalid(
                 "recalibrate_bn", f"expected True or False, got {recalibrate_bn!r}."
             )
-        dev = _resolve_device(device)
+        dev = resolve_device(device)
         counts = train.class_counts()
         empty = [c for c, n in counts.items() if n == 0]
         if empty:
@@ -914,7 +915,7 @@ def load_checkpoint(
             f"'{path}' is not a directory.",
             "A checkpoint is a directory written by save_checkpoint.",
         )
-    device = _resolve_device(device)
+    device = resolve_device(device)
     meta = {
         key: _read_json(path, _FILES[key])
         for key in ("model", "data", "history", "config")
@@ -1072,20 +1073,6 @@ def _check_non_negative(name: str, value: Any) -> float:
     if not math.isfinite(out) or out < 0:
         raise invalid(name, f"expected a number >= 0, got {value!r}.")
     return out
-
-
-def _resolve_device(device: str | torch.device | None) -> torch.device:
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise invalid(
-            "device", f"{device!r} is not a torch device.", "Use 'cpu' or 'cuda'."
-        ) from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise invalid("device", "CUDA is not available here.", "Use 'cpu'.")
-    return dev
 
 
 @contextlib.contextmanager

@@ -196,7 +196,12 @@ def _analysed(config: RunConfig, train: Trials, test: Trials, all_: Trials) -> T
     return {"test": test, "train": train, "all": all_}[config.analyse]
 
 
-def _maps(model, untrained, extras, trials, config, input_scale, verbose):
+def _checkpoint_maps(
+    ckpt, trials: Trials, config: RunConfig, stored: dict, test_session, verbose
+) -> xr.Dataset:
+    """Maps of a checkpoint's trained and untrained networks, with provenance."""
+    model, untrained = ckpt.model, ckpt.untrained_model
+    extras, input_scale = ckpt.extra_untrained_models, ckpt.input_scale
     kw = dict(
         sfreq=trials.sfreq,
         ch_names=trials.ch_names,
@@ -224,7 +229,13 @@ def _maps(model, untrained, extras, trials, config, input_scale, verbose):
             "layer_mean_abs_corr of further randomly initialised networks "
             "(seeds seed+1 ..), for the spread of the untrained baseline"
         )
-    return ds
+    return _annotate(
+        ds,
+        config=stored,
+        trials=trials,
+        history=ckpt.history,
+        test_session=test_session,
+    )
 
 
 def write_outputs(ds: xr.Dataset, out: Path, formats: list[str]) -> dict[str, Path]:
@@ -289,21 +300,8 @@ def run(config: RunConfig, *, verbose: bool | str | int | None = None) -> dict:
         )
         ckpt = load_checkpoint(ckpt_dir)
         analysed = _analysed(config, train, test, trials)
-        ds = _maps(
-            ckpt.model,
-            ckpt.untrained_model,
-            ckpt.extra_untrained_models,
-            analysed,
-            config,
-            ckpt.input_scale,
-            verbose,
-        )
-        ds = _annotate(
-            ds,
-            config=config.to_dict(),
-            trials=analysed,
-            history=ckpt.history,
-            test_session=test_name,
+        ds = _checkpoint_maps(
+            ckpt, analysed, config, config.to_dict(), test_name, verbose
         )
         paths = write_outputs(ds, out, config.formats)
         paths["checkpoint"] = ckpt_dir
@@ -366,21 +364,13 @@ def compute_from_checkpoint(
         else:
             train, test, test_name = split_train_test(trials)
             analysed = test if config.analyse == "test" else train
-        ds = _maps(
-            ckpt.model,
-            ckpt.untrained_model,
-            ckpt.extra_untrained_models,
+        ds = _checkpoint_maps(
+            ckpt,
             analysed,
             config,
-            ckpt.input_scale,
+            {**config.to_dict(), "checkpoint": str(checkpoint)},
+            test_name,
             verbose,
-        )
-        ds = _annotate(
-            ds,
-            config={**config.to_dict(), "checkpoint": str(checkpoint)},
-            trials=analysed,
-            history=ckpt.history,
-            test_session=test_name,
         )
         return {"paths": write_outputs(ds, out, config.formats)}
 
