@@ -14,7 +14,8 @@ def test_pooled_corr_equals_corrcoef_of_concatenated_trials(batch_size):
     flat_a = a.transpose(1, 0, 2).reshape(3, -1)
     flat_b = b.transpose(1, 0, 2).reshape(4, -1)
     ref = np.corrcoef(flat_a, flat_b)[:3, 3:]
-    np.testing.assert_allclose(r, ref, atol=1e-12)
+    # float32 products per trial, float64 sums over trials: ~1e-8 of float64
+    np.testing.assert_allclose(r, ref, atol=1e-7)
     assert r[0, 0] > 0.3
 
 
