@@ -233,3 +233,18 @@ def test_help_explains_every_option(command):
     if command in ("run", "compute"):
         assert "(default: default)" in text and "(default: test)" in text
     assert "Warning" not in out.stderr
+
+
+def test_train_writes_a_checkpoint_and_refuses_a_full_directory(
+    tiny_npz, tmp_path, capsys
+):
+    out = tmp_path / "ckpt"
+    assert (
+        main(["train", "--data", str(tiny_npz), *TINY[:4], "--out", str(out), "-q"])
+        == 0
+    )
+    assert (out / "trained.pt").is_file() and (out / "initial.pt").is_file()
+    assert "Checkpoint:" in capsys.readouterr().out
+    code = main(["train", "--data", str(tiny_npz), *TINY[:4], "--out", str(out)])
+    assert code == 2
+    assert "'out'" in capsys.readouterr().err

@@ -250,6 +250,37 @@ def write_outputs(ds: xr.Dataset, out: Path, formats: list[str]) -> dict[str, Pa
     return {"results": results, "figures": out / "figures", "report": report}
 
 
+def _train(config: RunConfig, trials: Trials, verbose):
+    """Split into training and test trials, train, and log the accuracy."""
+    train, test, test_name = split_train_test(trials)
+    logger.info(
+        "Data: %s, %d channels at %g Hz, %d training and %d test trials",
+        config.data,
+        trials.n_channels,
+        trials.sfreq,
+        train.n_trials,
+        test.n_trials,
+    )
+    result = train_cropped(
+        train,
+        test,
+        model=config.model,
+        n_epochs=config.epochs,
+        batch_size=config.batch_size,
+        n_untrained=config.n_untrained,
+        seed=config.seed,
+        device=config.device,
+        verbose=verbose,
+    )
+    logger.info(
+        "Accuracy: %.1f %% on %s (train %.1f %%)",
+        100 * result.valid_accuracy,
+        test_name,
+        100 * result.train_accuracy,
+    )
+    return train, test, test_name, result
+
+
 def run(config: RunConfig, *, verbose: bool | str | int | None = None) -> dict:
     """Load data, train, compute maps for trained and untrained, report.
 
@@ -265,32 +296,7 @@ def run(config: RunConfig, *, verbose: bool | str | int | None = None) -> dict:
         bands = parse_bands(config.bands)
         trials = _load(config, verbose)
         check_bands(bands, trials.sfreq)
-        train, test, test_name = split_train_test(trials)
-        logger.info(
-            "Data: %s, %d channels at %g Hz, %d training and %d test trials",
-            config.data,
-            trials.n_channels,
-            trials.sfreq,
-            train.n_trials,
-            test.n_trials,
-        )
-        result = train_cropped(
-            train,
-            test,
-            model=config.model,
-            n_epochs=config.epochs,
-            batch_size=config.batch_size,
-            n_untrained=config.n_untrained,
-            seed=config.seed,
-            device=config.device,
-            verbose=verbose,
-        )
-        logger.info(
-            "Accuracy: %.1f %% on %s (train %.1f %%)",
-            100 * result.valid_accuracy,
-            test_name,
-            100 * result.train_accuracy,
-        )
+        train, test, test_name, result = _train(config, trials, verbose)
         ckpt_dir = save_checkpoint(
             result,
             out / CHECKPOINT_NAME,
@@ -324,19 +330,7 @@ def train_only(config: RunConfig, *, verbose=None) -> Path:
                 "Choose another directory or pass --overwrite.",
             )
         trials = _load(config, verbose)
-        train, test, test_name = split_train_test(trials)
-        result = train_cropped(
-            train,
-            test,
-            model=config.model,
-            n_epochs=config.epochs,
-            batch_size=config.batch_size,
-            n_untrained=config.n_untrained,
-            seed=config.seed,
-            device=config.device,
-            verbose=verbose,
-        )
-        logger.info("Accuracy: %.1f %% on %s", 100 * result.valid_accuracy, test_name)
+        _, _, _, result = _train(config, trials, verbose)
         return save_checkpoint(
             result,
             out,
