@@ -4,7 +4,12 @@ from braindecode.models import Deep4Net, ShallowFBCSPNet
 from torch import nn
 
 from envcorr import InvalidInputError, layer_geometry, make_dense, receptive_fields
-from envcorr.receptive import _field_from_modules, _trace
+from envcorr.activations import layer_activations
+from envcorr.receptive import (
+    _field_from_modules,
+    _trace,
+    fast_inference_copy,
+)
 
 DEEP4_LAYERS = [
     "pool_nonlin",
@@ -122,3 +127,53 @@ def test_unknown_layer_lists_valid_names(deep4):
         InvalidInputError, match="'layers'.*pool_nonlin_9.*pool_nonlin_2"
     ):
         layer_geometry(deep4[0], 1125, ["pool_nonlin_9"], n_chans=22)
+
+
+@pytest.mark.parametrize(
+    ("pool", "shape"),
+    [
+        (nn.MaxPool2d((3, 1), stride=1, dilation=(27, 1)), (2, 5, 200, 1)),
+        (nn.MaxPool2d((2, 3), stride=1, dilation=(4, 2)), (2, 3, 40, 9)),
+        (nn.MaxPool1d(4, stride=1, dilation=5), (3, 2, 60)),
+    ],
+)
+def test_fast_copy_max_pool_is_exact_with_nan_and_gradients(pool, shape):
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    x[0, 0, 7] = float("nan")
+    fast = fast_inference_copy(nn.Sequential(pool), torch.device("cpu"))
+    assert type(fast[0]).__name__.startswith("_SliceMaxPool")
+    assert isinstance(fast[0], type(pool))
+    expected = pool(x)
+    torch.testing.assert_close(fast(x), expected, equal_nan=True, rtol=0, atol=0)
+    xg = torch.randn(shape, requires_grad=True)
+    (grad_fast,) = torch.autograd.grad(fast(xg).sum(), xg)
+    (grad_ref,) = torch.autograd.grad(pool(xg).sum(), xg)
+    torch.testing.assert_close(grad_fast, grad_ref)
+
+
+def test_fast_copy_leaves_strided_and_padded_pools_alone():
+    net = nn.Sequential(
+        nn.MaxPool1d(3, stride=2), nn.MaxPool1d(3, stride=1, padding=1), nn.ReLU()
+    )
+    fast = fast_inference_copy(net, torch.device("cpu"))
+    assert [type(m) for m in fast] == [nn.MaxPool1d, nn.MaxPool1d, nn.ReLU]
+    assert type(net[0]) is nn.MaxPool1d  # the input model is not modified
+
+
+def test_fast_copy_of_dense_deep4_gives_the_same_activations(deep4):
+    dense = deep4[0]
+    fast = fast_inference_copy(dense, torch.device("cpu"))
+    assert not fast.training
+    geo = layer_geometry(dense, 1125, DEEP4_LAYERS, n_chans=22)
+    assert layer_geometry(fast, 1125, DEEP4_LAYERS, n_chans=22) == geo
+    pools = [m for m in fast.modules() if isinstance(m, nn.MaxPool2d)]
+    assert [type(m).__name__ for m in pools] == ["_SliceMaxPool2d"] * 4
+    assert [m.dilation for m in pools] == [
+        m.dilation for m in dense.modules() if isinstance(m, nn.MaxPool2d)
+    ]
+    x = 20 * torch.randn(3, 22, 1125, generator=torch.Generator().manual_seed(1))
+    plain = layer_activations(dense.eval(), x, geo)
+    quick = layer_activations(fast, x, geo)
+    for name in DEEP4_LAYERS:
+        scale = plain[name].abs().max()
+        torch.testing.assert_close(quick[name], plain[name], rtol=0, atol=1e-5 * scale)

@@ -35,7 +35,7 @@ from .envelopes import DEFAULT_BANDS, EnvelopeComputer
 from .receptive import (
     LayerGeometry,
     check_layers,
-    has_strides,
+    fast_inference_copy,
     layer_geometry,
     make_dense,
     structure,
@@ -365,8 +365,7 @@ def _check_labels(y, class_names, n_trials):
 
 
 def _prepare(model: nn.Module, device: torch.device) -> nn.Module:
-    net = make_dense(model) if has_strides(model) else copy.deepcopy(model)
-    return net.to(device).eval()
+    return fast_inference_copy(make_dense(model), device)
 
 
 def _baseline(model, untrained_model, device, seed):

@@ -106,6 +106,91 @@ def make_dense(model: nn.Module) -> nn.Module:
     return dense
 
 
+class _SliceMaxPool:
+    """Max pooling with stride 1 as a running maximum of shifted slices.
+
+    The output equals :class:`torch.nn.MaxPool1d` / :class:`~torch.nn.MaxPool2d`
+    with stride 1 and no padding (NaN propagates the same way), but costs
+    ``kernel - 1`` elementwise maxima per pooled axis instead of PyTorch's
+    index-tracking kernel, which is slow on CPU with dilations: 185 ms against
+    3 ms for the four pools of a dense Deep4Net on 37 trials.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n_dims = self._n_dims
+        kernel = np.broadcast_to(self.kernel_size, (n_dims,)).tolist()
+        dilation = np.broadcast_to(self.dilation, (n_dims,)).tolist()
+        axes = range(x.ndim - n_dims, x.ndim)
+        out = x
+        for k, d, axis in zip(kernel, dilation, axes, strict=True):
+            n = out.shape[axis] - d * (k - 1)
+            if n < 1:  # let PyTorch word the error
+                return super().forward(x)
+            if k == 1:
+                continue
+            acc = torch.maximum(out.narrow(axis, 0, n), out.narrow(axis, d, n))
+            for j in range(2, k):
+                shifted = out.narrow(axis, j * d, n)
+                if acc.requires_grad:  # out= does not support autograd
+                    acc = torch.maximum(acc, shifted)
+                else:
+                    torch.maximum(acc, shifted, out=acc)
+            out = acc
+        return out
+
+
+class _SliceMaxPool1d(_SliceMaxPool, nn.MaxPool1d):
+    _n_dims = 1
+
+
+class _SliceMaxPool2d(_SliceMaxPool, nn.MaxPool2d):
+    _n_dims = 2
+
+
+def fast_inference_copy(model: nn.Module, device: torch.device) -> nn.Module:
+    """A copy of a dense network that computes the same outputs faster.
+
+    Max poolings with stride 1 and no padding become running maxima of shifted
+    slices (see ``_SliceMaxPool``), and on CPU 2-D convolution weights are
+    stored channels-last, which selects oneDNN's fast path for braindecode's
+    ``(kernel, 1)`` temporal convolutions (82 ms against 331 ms for the three
+    dilated convolutions of a dense Deep4Net on 37 trials). Module names, types
+    (as seen by ``isinstance``), kernels and dilations are unchanged, so hooks,
+    :func:`layer_geometry` and :func:`structure` see the same network.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A dense network.
+    device : torch.device
+        Where the copy will run.
+
+    Returns
+    -------
+    net : torch.nn.Module
+        A deep copy on ``device``, in eval mode.
+    """
+    net = copy.deepcopy(model)
+    for module in net.modules():
+        if type(module) in (nn.MaxPool1d, nn.MaxPool2d) and _plain_dense_pool(module):
+            n_dims = 1 if isinstance(module, nn.MaxPool1d) else 2
+            module.__class__ = _SliceMaxPool1d if n_dims == 1 else _SliceMaxPool2d
+    net = net.to(device).eval()
+    if device.type == "cpu":
+        net = net.to(memory_format=torch.channels_last)
+    return net
+
+
+def _plain_dense_pool(module: nn.Module) -> bool:
+    stride = module.stride if module.stride is not None else module.kernel_size
+    return (
+        bool(np.all(np.asarray(stride) == 1))
+        and bool(np.all(np.asarray(module.padding) == 0))
+        and not module.ceil_mode
+        and not module.return_indices
+    )
+
+
 def has_strides(model: nn.Module) -> bool:
     """Whether any module of ``model`` has a stride above 1."""
     for module in model.modules():
