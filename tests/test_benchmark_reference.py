@@ -43,9 +43,10 @@ def case():
 
 
 @pytest.mark.parametrize(
-    ("filter_method", "tol"), [("sosfiltfilt", 1e-6), ("fft", 1e-3)]
+    ("filter_method", "tol_unit", "tol_class"),
+    [("sosfiltfilt", 1e-5, 1e-6), ("fft", 1e-3, 1e-3)],
 )
-def test_reference_matches_compute_maps(case, filter_method, tol):
+def test_reference_matches_compute_maps(case, filter_method, tol_unit, tol_class):
     X, y, trained, untrained, ref = case
     maps = envcorr.compute_maps(
         trained,
@@ -63,6 +64,8 @@ def test_reference_matches_compute_maps(case, filter_method, tol):
     assert not np.isnan(ref["unit_corr"]).any()
     d_unit = np.abs(maps["unit_corr"].values - ref["unit_corr"]).max()
     d_class = np.abs(maps["class_corr"].values - ref["class_corr"]).max()
-    # Measured: sosfiltfilt ~2e-8 (unit) and ~2e-8 (class); fft ~1e-4 and ~5e-6.
-    assert d_unit < tol, d_unit
-    assert d_class < tol, d_class
+    # Measured: sosfiltfilt ~1e-6 (unit: envcorr runs the networks with
+    # channels-last convolutions, whose float32 rounding differs from the plain
+    # ones of the reference) and ~2e-8 (class); fft ~1e-4 and ~5e-6.
+    assert d_unit < tol_unit, d_unit
+    assert d_class < tol_class, d_class

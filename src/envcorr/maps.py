@@ -254,19 +254,24 @@ def _compute_maps(
         xb = X[idx]
         ch_min = np.minimum(ch_min, xb.min(axis=(0, 2)))
         ch_max = np.maximum(ch_max, xb.max(axis=(0, 2)))
-        env = torch.from_numpy(computer(xb, idx)).to(dev)
-        env = env.reshape(len(idx), n_feat, n_times).to(torch.float64)
+        power = torch.from_numpy(computer(xb, idx)).to(dev)
+        power = power.reshape(len(idx), n_feat, n_times)
         if square == "before":
-            env = env.square_()
-        csum = env.cumsum_(dim=-1)  # csum[t] = sum of env[0 .. t]
-        del env
+            power = power.square_()
+        # Moving averages from a float64 cumulative sum with a leading zero:
+        # window sums are csum[t + R] - csum[t], in float32 from there on.
+        csum = torch.zeros(
+            (len(idx), n_feat, n_times + 1), dtype=torch.float64, device=dev
+        )
+        torch.cumsum(power, dim=-1, dtype=torch.float64, out=csum[..., 1:])
+        del power
         acts = {
             net: layer_activations(m, xb, geometry, input_scale=input_scale)
             for net, m in nets.items()
         }
         for field in fields:
-            avg = csum[..., field - 1 :].clone()  # window sums: csum[t+R-1] - csum[t-1]
-            avg[..., 1:] -= csum[..., :-field]
+            avg = torch.empty((len(idx), n_feat, n_times - field + 1), device=dev)
+            torch.sub(csum[..., field:], csum[..., :-field], out=avg)
             avg.div_(field)
             if square == "after":
                 avg = avg.square_()
