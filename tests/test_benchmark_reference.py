@@ -21,7 +21,7 @@ _spec.loader.exec_module(_reference)
 reference_maps = _reference.reference_maps
 
 SFREQ = 250.0
-BANDS = {"alpha": (7.0, 13.0), "high_gamma": (71.0, 91.0)}
+BANDS = {"delta": (0.0, 4.0), "alpha": (7.0, 13.0), "high_gamma": (71.0, 91.0)}
 
 
 def _deep4(seed: int) -> Deep4Net:
@@ -43,10 +43,10 @@ def case():
 
 
 @pytest.mark.parametrize(
-    ("filter_method", "tol_unit", "tol_class"),
-    [("sosfiltfilt", 1e-5, 1e-6), ("fft", 1e-3, 1e-3)],
+    ("filter_method", "tol_lowpass", "tol_bandpass"),
+    [("sosfiltfilt", 1e-5, 1e-5), ("auto", 1e-5, 1e-3), ("fft", 3e-2, 1e-3)],
 )
-def test_reference_matches_compute_maps(case, filter_method, tol_unit, tol_class):
+def test_reference_matches_compute_maps(case, filter_method, tol_lowpass, tol_bandpass):
     X, y, trained, untrained, ref = case
     maps = envcorr.compute_maps(
         trained,
@@ -62,10 +62,15 @@ def test_reference_matches_compute_maps(case, filter_method, tol_unit, tol_class
     assert ref["unit_corr"].shape == maps["unit_corr"].shape
     assert list(ref["receptive_field"]) == list(maps["receptive_field"].values)
     assert not np.isnan(ref["unit_corr"]).any()
-    d_unit = np.abs(maps["unit_corr"].values - ref["unit_corr"]).max()
-    d_class = np.abs(maps["class_corr"].values - ref["class_corr"]).max()
-    # Measured: sosfiltfilt ~1e-6 (unit: envcorr runs the networks with
-    # channels-last convolutions, whose float32 rounding differs from the plain
-    # ones of the reference) and ~2e-8 (class); fft ~1e-4 and ~5e-6.
-    assert d_unit < tol_unit, d_unit
-    assert d_class < tol_class, d_class
+    # Largest difference per band, unit and class correlations together.
+    d_unit = np.abs(maps["unit_corr"].values - ref["unit_corr"]).max(axis=(0, 2, 3))
+    d_class = np.abs(maps["class_corr"].values - ref["class_corr"]).max(axis=(1, 2))
+    d_band = np.maximum(d_unit, d_class)
+    lowpass = np.array([lo == 0 for lo, _ in BANDS.values()])
+    # Measured on these 6 white-noise trials: sosfiltfilt ~1e-6 in every band
+    # (envcorr runs the networks with channels-last convolutions, whose float32
+    # rounding differs from the reference's plain ones); fft 9e-3 in delta,
+    # where the FFT filter's edges differ from sosfiltfilt's, and 1e-4 / 3e-6
+    # in alpha / high gamma; auto takes delta from sosfiltfilt.
+    assert (d_band[lowpass] < tol_lowpass).all(), d_band
+    assert (d_band[~lowpass] < tol_bandpass).all(), d_band

@@ -4,7 +4,7 @@ import scipy.signal
 
 from envcorr import InvalidInputError, band_envelopes, filterbank_bands, moving_average
 from envcorr.data import Recordings
-from envcorr.envelopes import band_sos
+from envcorr.envelopes import EnvelopeComputer, band_sos
 
 SFREQ = 250.0
 BANDS = {"delta": (0.0, 4.0), "alpha": (7.0, 13.0), "beta": (13.0, 31.0)}
@@ -16,7 +16,7 @@ def sine(freq, amp, n_times=1000, n_trials=2, n_chans=3):
     return np.broadcast_to(x, (n_trials, n_chans, n_times)).astype(np.float32)
 
 
-@pytest.mark.parametrize("method", ["fft", "sosfiltfilt"])
+@pytest.mark.parametrize("method", ["auto", "fft", "sosfiltfilt"])
 def test_sine_envelope_is_its_amplitude_in_its_band_only(method):
     env = band_envelopes(sine(10.0, 3.0), SFREQ, bands=BANDS, method=method)
     assert env.shape == (3, 2, 3, 1000)
@@ -38,7 +38,29 @@ def test_fft_and_sosfiltfilt_agree():
         assert np.corrcoef(a[band].ravel(), b[band].ravel())[0, 1] > 0.999
 
 
-@pytest.mark.parametrize(("method", "tol"), [("fft", 3e-4), ("sosfiltfilt", 3e-3)])
+def test_auto_filters_low_pass_bands_with_sosfiltfilt_and_the_rest_by_fft():
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((3, 2, 1125)).astype(np.float32)
+    computer = EnvelopeComputer(SFREQ, BANDS, 1125)
+    assert computer.band_methods == ["sosfiltfilt", "fft", "fft"]
+    auto = band_envelopes(X, SFREQ, bands=BANDS)
+    fft = band_envelopes(X, SFREQ, bands=BANDS, method="fft")
+    sos = band_envelopes(X, SFREQ, bands=BANDS, method="sosfiltfilt")
+    np.testing.assert_array_equal(auto[0], sos[0])
+    np.testing.assert_array_equal(auto[1:], fft[1:])
+    # sosfiltfilt then a float64 Hilbert transform, as a plain implementation
+    pad = np.pad(X, [(0, 0), (0, 0), (computer.margin,) * 2], mode="reflect")
+    filtered = scipy.signal.sosfiltfilt(
+        band_sos(0.0, 4.0, SFREQ), pad.astype(np.float64), axis=-1, padtype=None
+    )
+    plain = np.abs(scipy.signal.hilbert(filtered, N=computer.n_fft, axis=-1))
+    plain = plain[..., computer.margin : computer.margin + 1125]
+    np.testing.assert_allclose(auto[0], plain, rtol=0, atol=1e-5 * plain.max())
+
+
+@pytest.mark.parametrize(
+    ("method", "tol"), [("auto", 3e-4), ("fft", 3e-4), ("sosfiltfilt", 3e-3)]
+)
 def test_continuous_matches_filtering_the_whole_recording(method, tol):
     """Trials cut from a recording get the envelope of the filtered recording."""
     rng = np.random.default_rng(1)

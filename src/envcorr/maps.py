@@ -64,7 +64,7 @@ def compute_maps(
     continuous: Recordings | None = None,
     square: str = "before",
     class_field: int | None = None,
-    filter_method: str = "fft",
+    filter_method: str = "auto",
     margin: int | None = None,
     input_scale: float = 1.0,
     ch_pos: Mapping[str, Sequence[float]] | mne.Info | None = None,
@@ -116,8 +116,9 @@ def compute_maps(
         Averaging window (samples) for the envelope-class correlation; None
         for the field of the deepest analysed layer outside ``final_layer``
         (441 samples, ``pool_nonlin_4``, for Deep4Net).
-    filter_method : "fft" | "sosfiltfilt"
-        Zero-phase filter implementation (see :mod:`envcorr.envelopes`).
+    filter_method : "auto" | "fft" | "sosfiltfilt"
+        Zero-phase filter implementation (see :mod:`envcorr.envelopes`): by
+        default ``sosfiltfilt`` for low-pass bands and an FFT for the others.
     margin : int | None
         Samples of context around each trial for filtering; None for default.
     input_scale : float
