@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 from braindecode.models import Deep4Net, ShallowFBCSPNet
@@ -9,6 +11,7 @@ from envcorr.receptive import (
     _field_from_modules,
     _trace,
     fast_inference_copy,
+    fast_modules,
 )
 
 DEEP4_LAYERS = [
@@ -177,3 +180,24 @@ def test_fast_copy_of_dense_deep4_gives_the_same_activations(deep4):
     for name in DEEP4_LAYERS:
         scale = plain[name].abs().max()
         torch.testing.assert_close(quick[name], plain[name], rtol=0, atol=1e-5 * scale)
+
+
+def test_fast_modules_train_the_same_network_and_restore_it():
+    torch.manual_seed(0)
+    plain = Deep4Net(3, 2, n_times=600, final_conv_length=2, drop_prob=0.0).double()
+    plain.to_dense_prediction_model()
+    fast = copy.deepcopy(plain)
+    params = list(fast.parameters())
+    x = torch.randn(4, 3, 600, dtype=torch.float64)
+    plain(x).logsumexp(1).mean().backward()
+    with fast_modules(fast, torch.device("cpu")) as net:
+        assert net is fast
+        assert any(type(m).__name__ == "_SliceMaxPool2d" for m in fast.modules())
+        assert fast.conv_2.weight.is_contiguous(memory_format=torch.channels_last)
+        fast(x).logsumexp(1).mean().backward()
+    # the same parameter objects (an optimizer keeps working), restored
+    assert list(fast.parameters()) == params
+    assert all(p.is_contiguous() for p in fast.parameters())
+    assert [type(m) for m in fast.modules()] == [type(m) for m in plain.modules()]
+    for (name, a), b in zip(plain.named_parameters(), params, strict=True):
+        torch.testing.assert_close(b.grad, a.grad, rtol=1e-9, atol=1e-12, msg=name)

@@ -19,8 +19,9 @@ them to agree:
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -170,15 +171,60 @@ def fast_inference_copy(model: nn.Module, device: torch.device) -> nn.Module:
     net : torch.nn.Module
         A deep copy on ``device``, in eval mode.
     """
-    net = copy.deepcopy(model)
-    for module in net.modules():
-        if type(module) in (nn.MaxPool1d, nn.MaxPool2d) and _plain_dense_pool(module):
-            n_dims = 1 if isinstance(module, nn.MaxPool1d) else 2
-            module.__class__ = _SliceMaxPool1d if n_dims == 1 else _SliceMaxPool2d
-    net = net.to(device).eval()
-    if device.type == "cpu":
-        net = net.to(memory_format=torch.channels_last)
+    net = copy.deepcopy(model).to(device).eval()
+    _speed_up(net, device)
     return net
+
+
+@contextlib.contextmanager
+def fast_modules(model: nn.Module, device: torch.device) -> Iterator[nn.Module]:
+    """Run ``model`` with the changes of :func:`fast_inference_copy`, in place.
+
+    For training: the model's own max-pooling modules change class and its
+    convolution weights memory format (the optimizer's parameters stay the same
+    objects) until the block ends, when both are restored.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A dense network, already on ``device``.
+    device : torch.device
+        Where it runs.
+
+    Yields
+    ------
+    model : torch.nn.Module
+        The same object.
+    """
+    restore = _speed_up(model, device)
+    try:
+        yield model
+    finally:
+        restore()
+
+
+_SLICE_POOLS = {nn.MaxPool1d: _SliceMaxPool1d, nn.MaxPool2d: _SliceMaxPool2d}
+
+
+def _speed_up(model: nn.Module, device: torch.device) -> Callable[[], None]:
+    """Swap pools and memory format in place; return the function that undoes it."""
+    swapped = []
+    for module in model.modules():
+        cls = type(module)
+        if cls in _SLICE_POOLS and _plain_dense_pool(module):
+            module.__class__ = _SLICE_POOLS[cls]
+            swapped.append((module, cls))
+    channels_last = device.type == "cpu"
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+
+    def restore() -> None:
+        for module, cls in swapped:
+            module.__class__ = cls
+        if channels_last:
+            model.to(memory_format=torch.contiguous_format)
+
+    return restore
 
 
 def _plain_dense_pool(module: nn.Module) -> bool:

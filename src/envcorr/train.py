@@ -56,6 +56,7 @@ from ._logging import logger, progress, use_log_level
 from .activations import resolve_device
 from .data import Trials
 from .models import MODELS, build_model, n_predictions, rebuild_model
+from .receptive import fast_modules
 
 TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
     # braindecode's example uses lr 0.01 and batches of 64 for Deep4; with the
@@ -413,30 +414,20 @@ def train_cropped(
                 lr,
                 weight_decay,
             )
-            history = _fit(
-                net,
-                train,
-                valid,
-                n_epochs=n_epochs,
-                batch_size=batch_size,
-                lr=lr,
-                weight_decay=weight_decay,
-                input_scale=input_scale,
-                seed=seed,
-                device=dev,
-                recalibrate_bn=recalibrate_bn,
-            )
-            if recalibrate_bn:
-                recalibrate_batchnorm(
-                    net, train.X, input_scale=input_scale, batch_size=batch_size
-                )
-            train_scores = evaluate(
-                net, train, input_scale=input_scale, batch_size=batch_size
-            )
-            valid_scores = None
-            if valid is not None:
-                valid_scores = evaluate(
-                    net, valid, input_scale=input_scale, batch_size=batch_size
+            net.to(dev)
+            with fast_modules(net, dev):
+                history, train_scores, valid_scores = _train_and_score(
+                    net,
+                    train,
+                    valid,
+                    n_epochs=n_epochs,
+                    batch_size=batch_size,
+                    lr=lr,
+                    weight_decay=weight_decay,
+                    input_scale=input_scale,
+                    seed=seed,
+                    device=dev,
+                    recalibrate_bn=recalibrate_bn,
                 )
         msg = f"Trained: train accuracy {train_scores.accuracy:.1%}"
         if valid_scores is not None:
@@ -466,6 +457,39 @@ def train_cropped(
             "recalibrate_bn": recalibrate_bn,
         },
     )
+
+
+def _train_and_score(
+    net: torch.nn.Module,
+    train: Trials,
+    valid: Trials | None,
+    *,
+    batch_size: int,
+    input_scale: float,
+    recalibrate_bn: bool,
+    **fit_kwargs: Any,
+) -> tuple[list[dict[str, Any]], Scores, Scores | None]:
+    """Fit, re-estimate batch-norm statistics, score on train and valid."""
+    history = _fit(
+        net,
+        train,
+        valid,
+        batch_size=batch_size,
+        input_scale=input_scale,
+        recalibrate_bn=recalibrate_bn,
+        **fit_kwargs,
+    )
+    if recalibrate_bn:
+        recalibrate_batchnorm(
+            net, train.X, input_scale=input_scale, batch_size=batch_size
+        )
+    train_scores = evaluate(net, train, input_scale=input_scale, batch_size=batch_size)
+    valid_scores = None
+    if valid is not None:
+        valid_scores = evaluate(
+            net, valid, input_scale=input_scale, batch_size=batch_size
+        )
+    return history, train_scores, valid_scores
 
 
 def _fit(
