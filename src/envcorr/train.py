@@ -74,9 +74,9 @@ TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
 DEFAULT_N_EPOCHS = 20
 """Default number of training epochs.
 
-Deep4 on 288 trials × 22 channels × 1125 samples takes about 14 s per epoch
+Deep4 on 288 trials × 22 channels × 1125 samples takes about 10 s per epoch
 (training, batch-norm recalibration and validation on 288 trials) on 2 CPU
-cores, so 20 epochs take about 5 minutes; Shallow about 5.5 s per epoch.
+cores, so 20 epochs take about 3.3 minutes; Shallow about 5 s per epoch.
 """
 
 DEFAULT_INPUT_SCALE = 1e6
