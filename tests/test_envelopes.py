@@ -118,6 +118,11 @@ def test_bad_bands(bands, match):
         band_envelopes(sine(10, 1), SFREQ, bands=bands)
 
 
+def test_bad_method_names_the_parameter_and_the_choices():
+    with pytest.raises(InvalidInputError, match=r"'method'.*'auto', 'fft'"):
+        band_envelopes(sine(10, 1), SFREQ, bands=BANDS, method="fir")
+
+
 def test_nan_in_X_is_rejected():
     X = sine(10, 1).copy()
     X[1, 2, 17] = np.nan

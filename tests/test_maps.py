@@ -287,6 +287,7 @@ def _run(net, X, **kw):
         (dict(y=np.array([0, 1, 0])), r"'y'.*3 labels.*for 4 trials"),
         (dict(ch_names=["a", "b"]), r"'ch_names'.*2 names for 4 channels"),
         (dict(square="middle"), r"'square'.*'before', 'after'"),
+        (dict(filter_method="fir"), r"'filter_method'.*'auto', 'fft', 'sosfiltfilt'"),
         (dict(device="cuda:7"), r"'device'"),
         (dict(sfreq=-1), r"'sfreq'"),
     ],

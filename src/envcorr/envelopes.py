@@ -62,6 +62,9 @@ DEFAULT_BANDS: dict[str, tuple[float, float]] = {
 
 FILTER_ORDER = 4
 
+FILTER_METHODS = ("auto", "fft", "sosfiltfilt")
+"""Zero-phase filter implementations (see the module docstring)."""
+
 
 def filterbank_bands(max_freq: float = 119.0) -> dict[str, tuple[float, float]]:
     """The dense filter bank of the original code (32 bands up to 119 Hz).
@@ -189,7 +192,7 @@ class EnvelopeComputer:
         self.sfreq = sfreq
         self.bands = dict(bands)
         self.n_times = n_times
-        self.method = check_option("method", method, ("auto", "fft", "sosfiltfilt"))
+        self.method = check_option("method", method, FILTER_METHODS)
         if margin is None:
             margin = default_margin(self.bands, sfreq)
         margin = check_int("margin", margin, minimum=0)

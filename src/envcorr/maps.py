@@ -31,7 +31,7 @@ from .activations import default_layers, layer_activations, resolve_device
 from .correlations import PooledCorrelation, one_hot_over_time
 from .data._montage import standard_montage
 from .data._trials import Recordings
-from .envelopes import DEFAULT_BANDS, EnvelopeComputer
+from .envelopes import DEFAULT_BANDS, FILTER_METHODS, EnvelopeComputer
 from .receptive import (
     LayerGeometry,
     check_layers,
@@ -181,6 +181,7 @@ def _compute_maps(
     ch_names = check_ch_names("ch_names", ch_names, n_chans)
     bands = check_bands(DEFAULT_BANDS if bands is None else bands, sfreq)
     square = check_option("square", square, ("before", "after"))
+    filter_method = check_option("filter_method", filter_method, FILTER_METHODS)
     input_scale = check_positive_float("input_scale", input_scale)
     y, class_names = _check_labels(y, class_names, n_trials)
     if continuous is not None:
