@@ -506,8 +506,7 @@ def _fit(
     device: torch.device,
     recalibrate_bn: bool,
 ) -> list[dict[str, Any]]:
-    """The training loop; returns the per-epoch history."""
-    net.to(device)
+    """The training loop on ``net``, already on ``device``; the per-epoch history."""
     X = _to_tensor(train.X, input_scale, device)
     y = torch.from_numpy(train.y).to(device)
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
