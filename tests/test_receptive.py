@@ -79,6 +79,7 @@ def test_analytic_and_probed_fields_agree_for_every_deep4_module(deep4):
 
 
 def test_make_dense_plain_module_and_leaves_input_alone():
+    torch.manual_seed(0)
     net = nn.Sequential(
         nn.Conv1d(2, 4, 5), nn.ReLU(), nn.MaxPool1d(2), nn.Conv1d(4, 3, 3), nn.ReLU()
     )
@@ -86,6 +87,19 @@ def test_make_dense_plain_module_and_leaves_input_alone():
     assert net[2].stride == 2  # original untouched
     # conv 5 -> 5, pool 2 -> 6, conv 3 with dilation 2 -> 10
     assert receptive_fields(dense, 64, ["2", "4"], n_chans=2) == {"2": 6, "4": 10}
+
+
+@pytest.mark.parametrize("seed", [3, 14, 16])
+def test_probe_sees_the_whole_field_of_relu_networks(seed):
+    """With these weights some edge samples reach the probed output through no
+    active ReLU on the first probe's two trials; the second probe finds them."""
+    torch.manual_seed(seed)
+    net = nn.Sequential(
+        nn.Conv1d(2, 4, 5), nn.ReLU(), nn.MaxPool1d(2), nn.Conv1d(4, 3, 3), nn.ReLU()
+    )
+    with torch.no_grad():  # the probe needs gradients even here
+        fields = receptive_fields(make_dense(net), 64, ["2", "4"], n_chans=2)
+    assert fields == {"2": 6, "4": 10}
 
 
 def test_strided_model_is_rejected_with_hint():
