@@ -1,4 +1,4 @@
-"""Input validation shared by every module.
+"""Input validation shared by every module: the one home of such checks.
 
 Every check raises :class:`InvalidInputError` with a message that names the
 parameter, says what is wrong with the value, and how to fix it, e.g.::
@@ -54,6 +54,36 @@ def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:
     if minimum is not None and value < minimum:
         raise invalid(name, f"{value} is below the minimum of {minimum}.")
     return int(value)
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """Check that ``value`` is True or False (not a string or number)."""
+    if not isinstance(value, bool | np.bool_):
+        raise invalid(name, f"expected True or False, got {value!r}.")
+    return bool(value)
+
+
+def check_instance(name: str, value: Any, cls: type, fix: str | None = None) -> Any:
+    """Check that ``value`` is an instance of ``cls`` and return it."""
+    if not isinstance(value, cls):
+        raise invalid(
+            name,
+            f"expected {cls.__module__}.{cls.__qualname__}, got "
+            f"{type(value).__name__}.",
+            fix,
+        )
+    return value
+
+
+def check_non_negative_float(name: str, value: Any) -> float:
+    """Check that ``value`` is a finite number >= 0 and return it as float."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise invalid(name, f"expected a number >= 0, got {value!r}.") from None
+    if not np.isfinite(out) or out < 0:
+        raise invalid(name, f"expected a number >= 0, got {value!r}.")
+    return out
 
 
 def check_positive_float(name: str, value: Any) -> float:

@@ -1,24 +1,27 @@
-"""Logging and progress bars.
+"""Logging, the ``verbose`` decorator and progress bars.
 
 The library logs to the ``"envcorr"`` logger and never prints. Functions that
-do long work take ``verbose``: ``None`` keeps the current level (INFO unless
-changed with :func:`set_log_level`), ``True``/``False`` mean INFO/WARNING, and
-a level name or number is used as given. Progress bars show at INFO and below.
+do long work take ``verbose`` (keyword-only) and are wrapped in
+:func:`verbose`: ``None`` keeps the current level (INFO unless changed with
+:func:`set_log_level`), ``True``/``False`` mean INFO/WARNING, and a level name
+or number is used as given, for the duration of the call. Progress bars show
+at INFO and below.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import logging
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
-
-from tqdm.auto import tqdm
 
 logger = logging.getLogger("envcorr")
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _ensure_handler() -> None:
@@ -42,9 +45,12 @@ def _to_level(verbose: bool | str | int | None) -> int | None:
     if isinstance(verbose, str):
         level = logging.getLevelName(verbose.upper())
         if not isinstance(level, int):
-            raise ValueError(
-                f"Invalid value for the 'verbose' parameter: {verbose!r}. Use True, "
-                "False, or a level name such as 'INFO' or 'WARNING'."
+            from .check import invalid
+
+            raise invalid(
+                "verbose",
+                f"{verbose!r}.",
+                "Use True, False, or a level name such as 'INFO' or 'WARNING'.",
             )
         return level
     return int(verbose)
@@ -72,10 +78,38 @@ def use_log_level(verbose: bool | str | int | None) -> Iterator[None]:
         logger.setLevel(old)
 
 
+def verbose(func: F) -> F:
+    """Run ``func`` at the log level of its ``verbose`` argument (as MNE's).
+
+    The decorated function must have a ``verbose`` parameter; the level is set
+    for the duration of the call and restored afterwards.
+    """
+    signature = inspect.signature(func)
+    if "verbose" not in signature.parameters:
+        raise TypeError(f"{func.__qualname__} has no 'verbose' parameter")
+    default = signature.parameters["verbose"].default
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if "verbose" in kwargs:
+            level = kwargs["verbose"]
+        else:
+            bound = signature.bind_partial(*args, **kwargs)
+            level = bound.arguments.get("verbose", default)
+        if level is inspect.Parameter.empty:
+            level = None
+        with use_log_level(level):
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 def progress(
     iterable: Iterable[T], *, desc: str, total: int | None = None, **kwargs: Any
 ) -> Iterable[T]:
     """Wrap ``iterable`` in a progress bar shown when the logger is at INFO."""
+    from tqdm.auto import tqdm
+
     return tqdm(
         iterable,
         desc=desc,
