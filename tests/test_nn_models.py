@@ -1,12 +1,12 @@
-"""Tests of envcorr.models: dense braindecode networks with seeded weights."""
+"""Tests of envcorr.nn.models: dense braindecode networks with seeded weights."""
 
 import json
 
 import pytest
 import torch
 
-from envcorr._check import InvalidInputError
-from envcorr.models import (
+from envcorr._utils.check import InvalidInputError
+from envcorr.nn.models import (
     MODELS,
     build_model,
     classifier_receptive_field,

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from envcorr import InvalidInputError, band_envelopes, filterbank_bands, moving_average
+from envcorr import InvalidInputError, band_envelopes
 from envcorr.data import Recordings
-from envcorr.envelopes import EnvelopeComputer, band_sos
+from envcorr.signal.envelopes import EnvelopeComputer, band_sos
 
 SFREQ = 250.0
 BANDS = {"delta": (0.0, 4.0), "alpha": (7.0, 13.0), "beta": (13.0, 31.0)}
@@ -77,30 +77,6 @@ def test_continuous_matches_filtering_the_whole_recording(method, tol):
             # the last trial ends 200 samples before the recording: edge effects
             np.testing.assert_allclose(env[b, :3], ref[:3], atol=tol * ref.max())
         assert np.corrcoef(env[b].ravel(), ref.ravel())[0, 1] > 0.99
-
-
-def test_moving_average_equals_convolution():
-    rng = np.random.default_rng(2)
-    x = rng.random((3, 2, 300))
-    for width in (1, 7, 300):
-        out = moving_average(x, width)
-        ref = np.apply_along_axis(
-            lambda v, w=width: np.convolve(v, np.ones(w) / w, mode="valid"), -1, x
-        )
-        assert out.shape == (3, 2, 300 - width + 1)
-        np.testing.assert_allclose(out, ref, rtol=1e-10)
-    with pytest.raises(InvalidInputError, match="'width'.*longer"):
-        moving_average(x, 301)
-
-
-def test_filterbank_of_the_original_code():
-    bands = filterbank_bands()
-    edges = list(bands.values())
-    assert len(edges) == 32
-    assert edges[:3] == [(0.0, 4.0), (1.0, 7.0), (4.0, 10.0)]
-    assert edges[10] == (28.0, 34.0)
-    assert edges[11] == (30.0, 38.0)
-    assert edges[-1] == (110.0, 118.0)
 
 
 @pytest.mark.parametrize(

@@ -1,66 +1,106 @@
-"""Dense layer activations (METHOD.md, step 5)."""
+"""Capturing layer outputs: one forward pass that stops after the deepest layer."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
-from ._check import invalid
-from .receptive import LayerGeometry, run_until
+from .._utils.check import invalid
 
-DEFAULT_LAYERS: dict[str, list[str]] = {
-    "Deep4Net": [
-        "pool_nonlin",
-        "pool_nonlin_2",
-        "pool_nonlin_3",
-        "pool_nonlin_4",
-        "final_layer.conv_classifier",
-    ],
-    "ShallowFBCSPNet": ["pool_nonlin_exp", "final_layer.conv_classifier"],
-}
-"""Block outputs and classifier of braindecode's networks."""
+if TYPE_CHECKING:
+    from .geometry import LayerGeometry
 
 
-def default_layers(model: nn.Module) -> list[str]:
-    """Layers analysed by default: block outputs and the classifier.
+class _StopForward(Exception):
+    """Raised by a hook to end a forward pass once the needed layers have run."""
+
+
+def run_until(
+    model: nn.Module,
+    x: torch.Tensor,
+    layers: Sequence[str],
+    *,
+    trace: list | None = None,
+) -> dict[str, torch.Tensor]:
+    """Run ``model`` on ``x`` and return the outputs of ``layers``.
+
+    The forward pass stops as soon as every requested layer has produced its
+    output, so layers after the deepest requested one cost nothing.
 
     Parameters
     ----------
     model : torch.nn.Module
-        A braindecode ``Deep4Net`` or ``ShallowFBCSPNet``.
+        The network.
+    x : torch.Tensor, shape (n_trials, n_channels, n_times)
+        Input batch, already on the model's device and dtype.
+    layers : list of str
+        Module names.
+    trace : list | None
+        If a list, every module call is appended to it as
+        ``(name, module, input_shape, output_shape, is_leaf_call)`` in the
+        order in which the calls end.
 
     Returns
     -------
-    layers : list of str
-        Module names.
+    outputs : dict of str to torch.Tensor
+        The output of each layer, as the module returned it.
     """
-    name = type(model).__name__
-    if name not in DEFAULT_LAYERS:
-        names = [n for n, _ in model.named_modules() if n]
+    wanted = set(layers)
+    outputs: dict[str, torch.Tensor] = {}
+    stack: list[list] = []
+    handles = []
+
+    def pre_hook(module, args, name):
+        for frame in stack:
+            frame[1] = False  # a call started inside: the outer call is no leaf
+        stack.append([name, True])
+
+    def hook(module, args, out, name):
+        frame = stack.pop()
+        if trace is not None and isinstance(out, torch.Tensor):
+            in_shape = (
+                tuple(args[0].shape) if args and torch.is_tensor(args[0]) else None
+            )
+            trace.append((name, module, in_shape, tuple(out.shape), frame[1]))
+        if name in wanted and name not in outputs:
+            if not isinstance(out, torch.Tensor):
+                raise invalid(
+                    "layers",
+                    f"layer {name!r} returns {type(out).__name__}, not a tensor.",
+                    "Name a module that outputs one tensor.",
+                )
+            outputs[name] = out
+            if len(outputs) == len(wanted):
+                raise _StopForward
+
+    for name, module in model.named_modules():
+        if not name:
+            continue
+        handles.append(
+            module.register_forward_pre_hook(lambda m, a, n=name: pre_hook(m, a, n))
+        )
+        handles.append(
+            module.register_forward_hook(lambda m, a, o, n=name: hook(m, a, o, n))
+        )
+    try:
+        model(x)
+    except _StopForward:
+        pass
+    finally:
+        for handle in handles:
+            handle.remove()
+    missing = wanted - set(outputs)
+    if missing:
         raise invalid(
             "layers",
-            f"no default layers are known for {name}.",
-            f"Name the layers to analyse, from: {', '.join(names)}.",
+            f"layer(s) {sorted(missing)} did not run in the forward pass.",
+            "Name modules that are called by the model's forward().",
         )
-    return list(DEFAULT_LAYERS[name])
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``device``, or CUDA when available and CPU otherwise."""
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise invalid("device", f"{device!r} is not a torch device.") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise invalid(
-            "device", "CUDA was requested but is not available.", "Use 'cpu'."
-        )
-    return dev
+    return outputs
 
 
 @torch.no_grad()

@@ -1,9 +1,10 @@
 """Receptive fields of dense network layers, and their alignment with the input.
 
 In a dense network (every stride replaced by dilations in the following layers,
-see :func:`make_dense`) without padding, output sample ``t`` of a layer with
-receptive field ``R`` sees exactly the input samples ``t .. t + R - 1``, and the
-layer outputs ``n_times - R + 1`` samples per trial (METHOD.md, step 5).
+see :func:`envcorr.nn.dense.make_dense`) without padding, output sample ``t`` of
+a layer with receptive field ``R`` sees exactly the input samples
+``t .. t + R - 1``, and the layer outputs ``n_times - R + 1`` samples per trial
+(docs/method.md, step 5).
 
 :func:`layer_geometry` finds each requested layer's time axis, output length,
 number of units and receptive field in three independent ways and requires
@@ -19,16 +20,16 @@ them to agree:
 
 from __future__ import annotations
 
-import contextlib
-import copy
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from ._check import InvalidInputError, check_int, invalid
+from .._utils.check import InvalidInputError, check_int, invalid
+from .._utils.torchutils import eval_mode, first_parameter
+from .capture import run_until
 
 
 @dataclass(frozen=True)
@@ -54,196 +55,6 @@ class LayerGeometry:
     n_out: int
     n_units: int
     time_axis: int
-
-
-class _StopForward(Exception):
-    """Raised by a hook to end a forward pass once the needed layers have run."""
-
-
-def make_dense(model: nn.Module) -> nn.Module:
-    """Return a dense copy of ``model``: strides replaced by dilations.
-
-    braindecode models are converted with their own
-    ``to_dense_prediction_model()``. Other networks get the same
-    transformation: modules are walked in definition order, every stride is set
-    to 1 and the product of the strides seen so far becomes the dilation of the
-    following convolutions and poolings (1-D modules along their only axis,
-    2-D modules along both, as braindecode does). The input model is not
-    modified.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        A network whose convolutions and poolings may have strides.
-
-    Returns
-    -------
-    dense : torch.nn.Module
-        A deep copy with all strides 1 and dilations inserted after them.
-    """
-    from braindecode.models.base import EEGModuleMixin
-
-    dense = copy.deepcopy(model)
-    if not has_strides(dense):
-        return dense
-    if isinstance(dense, EEGModuleMixin):
-        dense.to_dense_prediction_model()
-        return dense
-    stride_so_far: np.ndarray | None = None
-    for module in dense.modules():
-        stride = getattr(module, "stride", None)
-        if stride is None:
-            continue
-        n_dims = len(stride) if isinstance(stride, tuple | list) else 1
-        if stride_so_far is None:
-            stride_so_far = np.ones(2, dtype=int)
-        if hasattr(module, "dilation"):
-            dilation = tuple(int(s) for s in stride_so_far[:n_dims])
-            module.dilation = (
-                dilation if isinstance(stride, tuple | list) else dilation[0]
-            )
-        stride_so_far[:n_dims] *= np.broadcast_to(np.asarray(stride), (n_dims,))
-        module.stride = (1,) * n_dims if isinstance(stride, tuple | list) else 1
-    return dense
-
-
-class _SliceMaxPool:
-    """Max pooling with stride 1 as a running maximum of shifted slices.
-
-    The output equals :class:`torch.nn.MaxPool1d` / :class:`~torch.nn.MaxPool2d`
-    with stride 1 and no padding (NaN propagates the same way), but costs
-    ``kernel - 1`` elementwise maxima per pooled axis instead of PyTorch's
-    index-tracking kernel, which is slow on CPU with dilations: 185 ms against
-    3 ms for the four pools of a dense Deep4Net on 37 trials.
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n_dims = self._n_dims
-        kernel = np.broadcast_to(self.kernel_size, (n_dims,)).tolist()
-        dilation = np.broadcast_to(self.dilation, (n_dims,)).tolist()
-        axes = range(x.ndim - n_dims, x.ndim)
-        out = x
-        for k, d, axis in zip(kernel, dilation, axes, strict=True):
-            n = out.shape[axis] - d * (k - 1)
-            if n < 1:  # let PyTorch word the error
-                return super().forward(x)
-            if k == 1:
-                continue
-            acc = torch.maximum(out.narrow(axis, 0, n), out.narrow(axis, d, n))
-            for j in range(2, k):
-                shifted = out.narrow(axis, j * d, n)
-                if acc.requires_grad:  # out= does not support autograd
-                    acc = torch.maximum(acc, shifted)
-                else:
-                    torch.maximum(acc, shifted, out=acc)
-            out = acc
-        return out
-
-
-class _SliceMaxPool1d(_SliceMaxPool, nn.MaxPool1d):
-    _n_dims = 1
-
-
-class _SliceMaxPool2d(_SliceMaxPool, nn.MaxPool2d):
-    _n_dims = 2
-
-
-def fast_inference_copy(model: nn.Module, device: torch.device) -> nn.Module:
-    """A copy of a dense network that computes the same outputs faster.
-
-    Max poolings with stride 1 and no padding become running maxima of shifted
-    slices (see ``_SliceMaxPool``), and on CPU 2-D convolution weights are
-    stored channels-last, which selects oneDNN's fast path for braindecode's
-    ``(kernel, 1)`` temporal convolutions (82 ms against 331 ms for the three
-    dilated convolutions of a dense Deep4Net on 37 trials). Module names, types
-    (as seen by ``isinstance``), kernels and dilations are unchanged, so hooks,
-    :func:`layer_geometry` and :func:`structure` see the same network.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        A dense network.
-    device : torch.device
-        Where the copy will run.
-
-    Returns
-    -------
-    net : torch.nn.Module
-        A deep copy on ``device``, in eval mode.
-    """
-    net = copy.deepcopy(model).to(device).eval()
-    _speed_up(net, device)
-    return net
-
-
-@contextlib.contextmanager
-def fast_modules(model: nn.Module, device: torch.device) -> Iterator[nn.Module]:
-    """Run ``model`` with the changes of :func:`fast_inference_copy`, in place.
-
-    For training: the model's own max-pooling modules change class and its
-    convolution weights memory format (the optimizer's parameters stay the same
-    objects) until the block ends, when both are restored.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        A dense network, already on ``device``.
-    device : torch.device
-        Where it runs.
-
-    Yields
-    ------
-    model : torch.nn.Module
-        The same object.
-    """
-    restore = _speed_up(model, device)
-    try:
-        yield model
-    finally:
-        restore()
-
-
-_SLICE_POOLS = {nn.MaxPool1d: _SliceMaxPool1d, nn.MaxPool2d: _SliceMaxPool2d}
-
-
-def _speed_up(model: nn.Module, device: torch.device) -> Callable[[], None]:
-    """Swap pools and memory format in place; return the function that undoes it."""
-    swapped = []
-    for module in model.modules():
-        cls = type(module)
-        if cls in _SLICE_POOLS and _plain_dense_pool(module):
-            module.__class__ = _SLICE_POOLS[cls]
-            swapped.append((module, cls))
-    channels_last = device.type == "cpu"
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
-
-    def restore() -> None:
-        for module, cls in swapped:
-            module.__class__ = cls
-        if channels_last:
-            model.to(memory_format=torch.contiguous_format)
-
-    return restore
-
-
-def _plain_dense_pool(module: nn.Module) -> bool:
-    stride = module.stride if module.stride is not None else module.kernel_size
-    return (
-        bool(np.all(np.asarray(stride) == 1))
-        and bool(np.all(np.asarray(module.padding) == 0))
-        and not module.ceil_mode
-        and not module.return_indices
-    )
-
-
-def has_strides(model: nn.Module) -> bool:
-    """Whether any module of ``model`` has a stride above 1."""
-    for module in model.modules():
-        stride = getattr(module, "stride", None)
-        if stride is not None and np.any(np.asarray(stride) > 1):
-            return True
-    return False
 
 
 def structure(model: nn.Module) -> list[tuple]:
@@ -273,97 +84,6 @@ def check_layers(model: nn.Module, layers: Sequence[str]) -> list[str]:
     if len(set(layers)) != len(layers):
         raise invalid("layers", f"duplicate names in {list(layers)}.")
     return list(layers)
-
-
-def _param(model: nn.Module) -> torch.Tensor:
-    try:
-        return next(model.parameters())
-    except StopIteration:
-        return torch.empty(0)
-
-
-def run_until(
-    model: nn.Module,
-    x: torch.Tensor,
-    layers: Sequence[str],
-    *,
-    trace: list | None = None,
-) -> dict[str, torch.Tensor]:
-    """Run ``model`` on ``x`` and return the outputs of ``layers``.
-
-    The forward pass stops as soon as every requested layer has produced its
-    output, so layers after the deepest requested one cost nothing.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        The network.
-    x : torch.Tensor, shape (n_trials, n_channels, n_times)
-        Input batch, already on the model's device and dtype.
-    layers : list of str
-        Module names.
-    trace : list | None
-        If a list, every module call is appended to it as
-        ``(name, module, input_shape, output_shape, is_leaf_call)`` in the
-        order in which the calls end.
-
-    Returns
-    -------
-    outputs : dict of str to torch.Tensor
-        The output of each layer, as the module returned it.
-    """
-    wanted = set(layers)
-    outputs: dict[str, torch.Tensor] = {}
-    stack: list[list] = []
-    handles = []
-
-    def pre_hook(module, args, name):
-        for frame in stack:
-            frame[1] = False  # a call started inside: the outer call is no leaf
-        stack.append([name, True])
-
-    def hook(module, args, out, name):
-        frame = stack.pop()
-        if trace is not None and isinstance(out, torch.Tensor):
-            in_shape = (
-                tuple(args[0].shape) if args and torch.is_tensor(args[0]) else None
-            )
-            trace.append((name, module, in_shape, tuple(out.shape), frame[1]))
-        if name in wanted and name not in outputs:
-            if not isinstance(out, torch.Tensor):
-                raise invalid(
-                    "layers",
-                    f"layer {name!r} returns {type(out).__name__}, not a tensor.",
-                    "Name a module that outputs one tensor.",
-                )
-            outputs[name] = out
-            if len(outputs) == len(wanted):
-                raise _StopForward
-
-    for name, module in model.named_modules():
-        if not name:
-            continue
-        handles.append(
-            module.register_forward_pre_hook(lambda m, a, n=name: pre_hook(m, a, n))
-        )
-        handles.append(
-            module.register_forward_hook(lambda m, a, o, n=name: hook(m, a, o, n))
-        )
-    try:
-        model(x)
-    except _StopForward:
-        pass
-    finally:
-        for handle in handles:
-            handle.remove()
-    missing = wanted - set(outputs)
-    if missing:
-        raise invalid(
-            "layers",
-            f"layer(s) {sorted(missing)} did not run in the forward pass.",
-            "Name modules that are called by the model's forward().",
-        )
-    return outputs
 
 
 def _time_axis(name: str, shape_a: tuple, shape_b: tuple) -> int:
@@ -477,10 +197,8 @@ def layer_geometry(
     """
     layers = check_layers(model, layers)
     n_times = check_int("n_times", n_times, minimum=1)
-    was_training = model.training
-    model.eval()
-    p = _param(model)
-    try:
+    p = first_parameter(model)
+    with eval_mode(model):
         # One more input sample must give one more output sample along time.
         longer = torch.zeros((1, n_chans, n_times + 1), dtype=p.dtype, device=p.device)
         with torch.no_grad():
@@ -515,8 +233,6 @@ def layer_geometry(
         if probe:
             with torch.enable_grad():  # also when the caller runs under no_grad
                 _check_probe(model, x, out_a, geometry)
-    finally:
-        model.train(was_training)
     return sorted(geometry, key=lambda g: (g.receptive_field, layers.index(g.name)))
 
 

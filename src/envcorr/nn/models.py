@@ -4,7 +4,7 @@ Every network of envcorr is *dense* (braindecode's
 ``to_dense_prediction_model``): strides are replaced by dilations in the
 following layers, so a layer whose receptive field is ``R`` samples outputs
 ``n_times - R + 1`` samples per trial, sample ``t`` seeing inputs
-``t .. t + R - 1`` (METHOD.md, step 5). Cropped training uses the same dense
+``t .. t + R - 1`` (docs/method.md, step 5). Cropped training uses the same dense
 networks, one class prediction per output sample.
 
 The architecture is described by a JSON-serialisable dict of constructor
@@ -23,9 +23,17 @@ from contextlib import nullcontext
 from typing import Any
 
 import torch
-from braindecode.models import Deep4Net, ShallowFBCSPNet
 
-from ._check import check_int, check_option, invalid
+from .._utils.check import check_int, check_option, invalid
+from .._utils.torchutils import eval_mode, seeded
+
+with warnings.catch_warnings():
+    # braindecode's model zoo builds a montage under a name MNE 1.13 deprecates
+    # when it is imported; the warning concerns braindecode, not our users.
+    warnings.filterwarnings(
+        "ignore", "Montage name 'standard_1020' is deprecated", FutureWarning
+    )
+    from braindecode.models import Deep4Net, ShallowFBCSPNet
 
 MODELS: dict[str, type[torch.nn.Module]] = {
     "deep4": Deep4Net,
@@ -60,7 +68,7 @@ def build_model(
     n_chans: int,
     n_outputs: int,
     n_times: int,
-    seed: int | None = None,
+    seed: int | None = 0,
     **kwargs: Any,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Build a dense braindecode ConvNet with seeded initial weights.
@@ -79,8 +87,9 @@ def build_model(
         of the classifier (522 samples for the default Deep4, 534 for Shallow).
     seed : int | None
         Seed of the random initialisation; the same seed gives the same
-        initial weights. The global torch random state is left untouched.
-        ``None`` draws from the global torch random state.
+        initial weights, and the global torch random state is left untouched.
+        ``None`` draws from (and advances) the global torch random state, as
+        constructing a torch module does.
     **kwargs
         Further constructor arguments of the braindecode class, overriding
         :data:`MODEL_DEFAULTS` (e.g. ``final_conv_length=4``,
@@ -112,20 +121,13 @@ def build_model(
         **MODEL_DEFAULTS[name],
         **extra,
     }
-    if seed is None:
-        rng = nullcontext()
-    else:
-        rng = torch.random.fork_rng(devices=[])
-    with rng:
-        if seed is not None:
-            # CPU generator only: networks are built on the CPU.
-            torch.default_generator.manual_seed(seed)
+    with nullcontext() if seed is None else seeded(seed):
         model = _construct(name, constructor_kwargs)
     return model, constructor_kwargs
 
 
 def rebuild_model(
-    name: str, constructor_kwargs: dict[str, Any], *, seed: int | None = None
+    name: str, constructor_kwargs: dict[str, Any], *, seed: int | None = 0
 ) -> torch.nn.Module:
     """Rebuild the dense network described by :func:`build_model`'s kwargs.
 
@@ -137,7 +139,8 @@ def rebuild_model(
         The second return value of :func:`build_model` (e.g. read back from a
         checkpoint's ``model.json``).
     seed : int | None
-        Seed of the initial weights (usually replaced by loaded ones).
+        Seed of the initial weights (usually replaced by loaded ones); see
+        :func:`build_model`.
 
     Returns
     -------
@@ -254,12 +257,8 @@ def n_predictions(model: torch.nn.Module) -> int:
         ``n_times - receptive_field + 1`` of the classifier, for the model's
         ``n_times``.
     """
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         shape = model.get_output_shape()
-    finally:
-        model.train(was_training)
     return int(shape[2]) if len(shape) == 3 else 1
 
 

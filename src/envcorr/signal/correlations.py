@@ -1,4 +1,4 @@
-"""Pearson correlations pooled over trials and time (METHOD.md, steps 6 and 9).
+"""Pearson correlations pooled over trials and time (docs/method.md, steps 6 and 9).
 
 Correlations are accumulated batch by batch from sufficient statistics in
 float64 (sums, sums of squares and cross-products of shifted values), so memory
@@ -13,12 +13,12 @@ float64 products.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 
 import numpy as np
 import torch
 
-from ._check import check_array, invalid
+from .._utils.check import check_array, invalid
 
 
 class PooledCorrelation:
@@ -37,6 +37,12 @@ class PooledCorrelation:
         Number of features (rows of ``b``).
     device : torch.device | str
         Where the sums live (that of the batches given to :meth:`update`).
+
+    Notes
+    -----
+    Each batch gives the features once (:meth:`add_features`) and then any
+    number of groups of the same trials (:meth:`add_group`), so the features'
+    preparation is shared by every network and layer that uses them.
     """
 
     def __init__(self, n_b: int, *, device: torch.device | str = "cpu"):
@@ -47,21 +53,22 @@ class PooledCorrelation:
         self.sum_bb = torch.zeros(n_b, **self._kw)
         self.groups: dict[str, dict[str, torch.Tensor]] = {}
 
-    def update(self, b: torch.Tensor, groups: Mapping[str, torch.Tensor]) -> None:
-        """Add a batch.
+    def add_features(self, b: torch.Tensor) -> torch.Tensor:
+        """Add a batch of features; return them prepared for :meth:`add_group`.
 
         Parameters
         ----------
         b : torch.Tensor, shape (n_trials, n_b, n_times)
             Features (e.g. averaged squared envelopes).
-        groups : dict of str to torch.Tensor, each shape (n_trials, n_a, n_times)
-            Variables to correlate with the features (e.g. unit activations),
-            same trials and samples; every group must be given in every batch.
+
+        Returns
+        -------
+        prepared : torch.Tensor, shape (n_trials, n_times, n_b + 1)
+            Shifted float32 features with a row of ones, transposed: pass it
+            with every group of the same trials to :meth:`add_group`.
         """
         if self.shift_b is None:
             self.shift_b = b.mean(dim=(0, 2), dtype=torch.float64)
-        elif set(groups) != set(self.groups):
-            raise ValueError("every batch must give the same groups")
         n_trials, n_b, n_times = b.shape
         self.n += n_trials * n_times
         # Everything per trial runs in float32 on shifted, hence centred, values
@@ -73,30 +80,60 @@ class PooledCorrelation:
         b_aug[:, n_b] = 1.0
         self.sum_b += shifted_b.sum(dim=2).sum(dim=0, dtype=torch.float64)
         self.sum_bb += _sum_squares(shifted_b)
-        b_t = b_aug.transpose(1, 2)
-        for key, a in groups.items():
-            stats = self.groups.get(key)
-            if stats is None:
-                n_a = a.shape[1]
-                stats = self.groups[key] = {
-                    "shift": a.mean(dim=(0, 2), dtype=torch.float64),
-                    "sum_sq": torch.zeros(n_a, **self._kw),
-                    "sum_ab": torch.zeros((n_a, n_b + 1), **self._kw),
-                }
-            a = a.to(torch.float32) - stats["shift"].to(torch.float32)[:, None]
-            stats["sum_sq"] += _sum_squares(a)
-            stats["sum_ab"] += torch.bmm(a, b_t).sum(dim=0, dtype=torch.float64)
+        return b_aug.transpose(1, 2)
 
-    def feature_variance(self) -> np.ndarray:
-        """Population variance of each feature, shape (n_b,)."""
-        mean = self.sum_b / self.n
-        return (self.sum_bb / self.n - mean**2).clamp(min=0).cpu().numpy()
+    def add_group(self, key: Hashable, a: torch.Tensor, prepared: torch.Tensor) -> None:
+        """Add the variables of group ``key`` for the trials of ``prepared``.
+
+        Parameters
+        ----------
+        key : hashable
+            Name of the group (e.g. a network and a layer).
+        a : torch.Tensor, shape (n_trials, n_a, n_times)
+            Variables to correlate with the features (e.g. unit activations),
+            same trials and samples as the features of :meth:`add_features`.
+        prepared : torch.Tensor
+            The return value of :meth:`add_features` for these trials.
+        """
+        stats = self.groups.get(key)
+        if stats is None:
+            n_a = a.shape[1]
+            stats = self.groups[key] = {
+                "shift": a.mean(dim=(0, 2), dtype=torch.float64),
+                "sum_sq": torch.zeros(n_a, **self._kw),
+                "sum_ab": torch.zeros((n_a, prepared.shape[2]), **self._kw),
+                "n": 0,
+            }
+        stats["n"] += a.shape[0] * a.shape[2]
+        a = a.to(torch.float32) - stats["shift"].to(torch.float32)[:, None]
+        stats["sum_sq"] += _sum_squares(a)
+        stats["sum_ab"] += torch.bmm(a, prepared).sum(dim=0, dtype=torch.float64)
+
+    def update(self, b: torch.Tensor, groups: Mapping[Hashable, torch.Tensor]) -> None:
+        """Add a batch of features and of every group's variables.
+
+        Parameters
+        ----------
+        b : torch.Tensor, shape (n_trials, n_b, n_times)
+            Features (e.g. averaged squared envelopes).
+        groups : dict of hashable to torch.Tensor, each shape (n_trials, n_a, n_times)
+            Variables to correlate with the features (e.g. unit activations),
+            same trials and samples; every group must be given in every batch.
+        """
+        prepared = self.add_features(b)
+        for key, a in groups.items():
+            self.add_group(key, a, prepared)
 
     def corr(self, key: str) -> np.ndarray:
         """Correlations of group ``key``, shape (n_a, n_b); NaN for constants."""
         if self.n == 0:
             raise RuntimeError("no data was added")
         stats = self.groups[key]
+        if stats["n"] != self.n:
+            raise ValueError(
+                f"group {key!r} was given for {stats['n']} samples, the features "
+                f"for {self.n}: every batch must give every group"
+            )
         sum_a, sum_ab = stats["sum_ab"][:, -1], stats["sum_ab"][:, :-1]
         mean_a = sum_a / self.n
         mean_b = self.sum_b / self.n

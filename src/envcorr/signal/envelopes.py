@@ -1,4 +1,4 @@
-"""Band envelopes and receptive-field averaging (METHOD.md, steps 1-4).
+"""Band envelopes and receptive-field averaging (docs/method.md, steps 1-3).
 
 Each band is filtered with a 4th-order Butterworth filter (second-order
 sections) applied zero-phase; a band whose low edge is 0 Hz is a low-pass. The
@@ -30,7 +30,7 @@ of the filter's transients at the ends of that signal:
 
 * with a continuous recording, the trial plus ``margin`` samples of the real
   recording on each side (the recording filtered before cutting trials,
-  METHOD.md step 1; mirrored where the recording ends);
+  docs/method.md, step 1; mirrored where the recording ends);
 * without one, the trial mirrored by ``margin`` samples on each side ("edge
   padding", as MNE pads before filtering), at most ``n_times - 1`` samples.
 
@@ -47,48 +47,14 @@ import numpy as np
 import scipy.fft
 import scipy.signal
 
-from ._check import check_array, check_bands, check_int, check_option, invalid
-from .data._trials import Recordings
-
-DEFAULT_BANDS: dict[str, tuple[float, float]] = {
-    "delta": (0.0, 4.0),
-    "theta": (4.0, 8.0),
-    "alpha": (7.0, 13.0),
-    "beta": (13.0, 31.0),
-    "low_gamma": (31.0, 71.0),
-    "high_gamma": (71.0, 91.0),
-}
-"""Default bands in Hz (the paper's figure rows plus neighbours)."""
+from .._utils.check import check_array, check_bands, check_int, check_option
+from ..data._trials import Recordings
+from .bands import DEFAULT_BANDS
 
 FILTER_ORDER = 4
 
 FILTER_METHODS = ("auto", "fft", "sosfiltfilt")
 """Zero-phase filter implementations (see the module docstring)."""
-
-
-def filterbank_bands(max_freq: float = 119.0) -> dict[str, tuple[float, float]]:
-    """The dense filter bank of the original code (32 bands up to 119 Hz).
-
-    0-4 Hz, then 6 Hz wide bands every 3 Hz up to 34 Hz, then 8 Hz wide bands
-    every 4 Hz up to ``max_freq``.
-
-    Parameters
-    ----------
-    max_freq : float
-        Highest allowed upper edge in Hz.
-
-    Returns
-    -------
-    bands : dict of str to (float, float)
-        Named bands, e.g. ``"1-7Hz": (1.0, 7.0)``.
-    """
-    edges = [(0.0, 4.0)]
-    edges += [(float(lo), float(lo + 6)) for lo in range(1, 29, 3)]
-    lo = 30
-    while lo + 8 <= max_freq:
-        edges.append((float(lo), float(lo + 8)))
-        lo += 4
-    return {f"{lo:g}-{hi:g}Hz": (lo, hi) for lo, hi in edges}
 
 
 def band_sos(low: float, high: float, sfreq: float) -> np.ndarray:
@@ -278,7 +244,7 @@ def band_envelopes(
     margin: int | None = None,
     continuous: Recordings | None = None,
 ) -> np.ndarray:
-    """Band-pass envelopes of trials (METHOD.md, steps 1-2).
+    """Band-pass envelopes of trials (docs/method.md, steps 1-2).
 
     Parameters
     ----------
@@ -310,39 +276,3 @@ def band_envelopes(
     )
     env = computer(X, np.arange(len(X)))
     return np.moveaxis(env, 1, 0)
-
-
-def moving_average(x: np.ndarray, width: int, *, axis: int = -1) -> np.ndarray:
-    """Valid moving average with stride 1 (METHOD.md, step 4).
-
-    ``out[..., t] = mean(x[..., t : t + width])``, computed from a float64
-    cumulative sum, so the cost per sample does not depend on ``width``. Output
-    sample ``t`` covers the same inputs as sample ``t`` of a dense layer whose
-    receptive field is ``width``.
-
-    Parameters
-    ----------
-    x : ndarray, shape (..., n_times)
-        Input (for example squared envelopes).
-    width : int
-        Window length in samples, ``1 <= width <= n_times``.
-    axis : int
-        Time axis.
-
-    Returns
-    -------
-    averaged : ndarray, shape (..., n_times - width + 1)
-        float64 moving averages.
-    """
-    x = np.moveaxis(np.asarray(x), axis, -1)
-    n_times = x.shape[-1]
-    width = check_int("width", width, minimum=1)
-    if width > n_times:
-        raise invalid(
-            "width",
-            f"window of {width} samples is longer than the {n_times} samples given.",
-        )
-    csum = np.zeros((*x.shape[:-1], n_times + 1))
-    np.cumsum(x, axis=-1, dtype=np.float64, out=csum[..., 1:])
-    out = (csum[..., width:] - csum[..., :-width]) / width
-    return np.moveaxis(out, -1, axis)

@@ -1,0 +1,150 @@
+"""Tests of envcorr.nn.geometry: receptive fields found three ways."""
+
+import pytest
+import torch
+from braindecode.models import Deep4Net, ShallowFBCSPNet
+from torch import nn
+
+from envcorr import InvalidInputError, layer_geometry, make_dense, receptive_fields
+from envcorr.nn.geometry import _field_from_modules, _trace, structure
+
+DEEP4_LAYERS = [
+    "pool_nonlin",
+    "pool_nonlin_2",
+    "pool_nonlin_3",
+    "pool_nonlin_4",
+    "final_layer.conv_classifier",
+]
+
+
+def test_deep4_fields_match_the_paper(deep4):
+    fields = receptive_fields(deep4[0], 1125, DEEP4_LAYERS, n_chans=22)
+    assert list(fields.values()) == [12, 45, 144, 441, 1089]
+
+
+def test_deep4_geometry_lengths_and_units(deep4):
+    geo = layer_geometry(deep4[0], 1125, DEEP4_LAYERS, n_chans=22)
+    assert [g.n_out for g in geo] == [1114, 1081, 982, 685, 37]
+    assert [g.n_units for g in geo] == [25, 50, 100, 200, 4]
+    assert all(g.n_out == 1125 - g.receptive_field + 1 for g in geo)
+
+
+@pytest.mark.parametrize(
+    ("n_times", "final_conv_length", "field"),
+    [(1000, "auto", 927), (1000, 2, 522), (1125, 2, 522)],
+)
+def test_deep4_classifier_field(n_times, final_conv_length, field):
+    net = make_dense(
+        Deep4Net(
+            n_chans=3, n_outputs=2, n_times=n_times, final_conv_length=final_conv_length
+        )
+    )
+    fields = receptive_fields(net, n_times, ["final_layer.conv_classifier"], n_chans=3)
+    assert fields == {"final_layer.conv_classifier": field}
+
+
+def test_shallow_fields():
+    net = make_dense(
+        ShallowFBCSPNet(n_chans=22, n_outputs=4, n_times=1125, final_conv_length=30)
+    )
+    fields = receptive_fields(
+        net,
+        1125,
+        ["conv_time_spat", "pool_nonlin_exp", "final_layer.conv_classifier"],
+        n_chans=22,
+    )
+    assert fields == {
+        "conv_time_spat": 25,
+        "pool_nonlin_exp": 99,
+        "final_layer.conv_classifier": 534,
+    }
+
+
+def test_analytic_and_probed_fields_agree_for_every_deep4_module(deep4):
+    """Module walk and gradient probe both run; a mismatch would raise."""
+    net = deep4[0]
+    names = ["conv_time_spat", "conv_2", "pool_2", "conv_3", "conv_4", "pool_4"]
+    _, trace_a = _trace(net, torch.zeros(1, 22, 1125), names)
+    _, trace_b = _trace(net, torch.zeros(1, 22, 1126), names)
+    analytic = [_field_from_modules(n, trace_a, trace_b) for n in names]
+    assert analytic == [10, 39, 45, 126, 387, 441]
+    geo = layer_geometry(net, 1125, names, n_chans=22, probe=True)  # raises on
+    assert [g.receptive_field for g in geo] == analytic  # any disagreement
+
+
+@pytest.mark.parametrize("seed", [3, 14, 16])
+def test_probe_sees_the_whole_field_of_relu_networks(seed):
+    """With these weights some edge samples reach the probed output through no
+    active ReLU on the first probe's two trials; the second probe finds them."""
+    torch.manual_seed(seed)
+    net = nn.Sequential(
+        nn.Conv1d(2, 4, 5), nn.ReLU(), nn.MaxPool1d(2), nn.Conv1d(4, 3, 3), nn.ReLU()
+    )
+    with torch.no_grad():  # the probe needs gradients even here
+        fields = receptive_fields(make_dense(net), 64, ["2", "4"], n_chans=2)
+    assert fields == {"2": 6, "4": 10}
+
+
+def test_strided_model_is_rejected_with_hint():
+    net = nn.Sequential(nn.Conv1d(2, 4, 5), nn.MaxPool1d(2), nn.Conv1d(4, 3, 3))
+    with pytest.raises(InvalidInputError, match="make_dense"):
+        layer_geometry(net, 64, ["2"], n_chans=2)
+
+
+def test_padding_is_rejected():
+    net = nn.Sequential(nn.Conv1d(2, 4, 5, padding=2), nn.ReLU())
+    with pytest.raises(InvalidInputError, match="'0'.*not aligned|pads the time axis"):
+        layer_geometry(net, 64, ["1"], n_chans=2)
+
+
+def test_global_pooling_is_rejected():
+    net = nn.Sequential(nn.Conv1d(2, 4, 5), nn.AdaptiveAvgPool1d(1))
+    with pytest.raises(InvalidInputError, match="Layer '1' is not aligned"):
+        layer_geometry(net, 64, ["1"], n_chans=2)
+
+
+class FunctionalPad(nn.Module):
+    """Pads inside forward(): invisible to the module walk, caught by the probe."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(3, 2, 5))
+
+    def forward(self, x):
+        return nn.functional.conv1d(x[..., 2:], self.weight, padding=0)
+
+
+def test_probe_catches_misalignment_the_modules_hide():
+    net = nn.Sequential(FunctionalPad(), nn.ReLU())
+    # the output is 6 samples shorter (crop 2 + kernel 5): field 7 from shapes,
+    # but output t sees inputs t+2 .. t+6
+    with pytest.raises(InvalidInputError, match="depends on input samples"):
+        layer_geometry(net, 64, ["1"], n_chans=2)
+
+
+def test_unknown_layer_lists_valid_names(deep4):
+    with pytest.raises(
+        InvalidInputError, match="'layers'.*pool_nonlin_9.*pool_nonlin_2"
+    ):
+        layer_geometry(deep4[0], 1125, ["pool_nonlin_9"], n_chans=22)
+
+
+def test_geometry_leaves_each_module_in_its_own_mode(deep4):
+    net = make_dense(
+        Deep4Net(n_chans=22, n_outputs=4, n_times=1125, final_conv_length=2)
+    )
+    net.train()
+    net.bnorm.eval()  # a batch norm frozen by its user stays so
+    layer_geometry(net, 1125, ["pool_nonlin_2"], n_chans=22)
+    assert net.training and net.conv_time_spat.training
+    assert not net.bnorm.training
+
+
+def test_structure_sees_kernels_and_shapes_not_weights():
+    torch.manual_seed(0)
+    a = nn.Sequential(nn.Conv1d(2, 3, 5), nn.MaxPool1d(2))
+    b = nn.Sequential(nn.Conv1d(2, 3, 5), nn.MaxPool1d(2))
+    c = nn.Sequential(nn.Conv1d(2, 3, 7), nn.MaxPool1d(2))
+    assert not torch.equal(a[0].weight, b[0].weight)
+    assert structure(a) == structure(b)
+    assert structure(a) != structure(c)
