@@ -1,0 +1,39 @@
+"""Training: cropped decoding of the dense ConvNets, scores and checkpoints.
+
+:mod:`.loop` trains a dense Deep4Net or ShallowFBCSPNet with cropped decoding
+(:func:`train_cropped`, giving a :class:`TrainResult` with the trained
+network, its untrained initialisations, scores and history).
+:mod:`.scoring` turns a dense network's crop predictions into trial-wise
+log-probabilities and :class:`Scores`, and :mod:`.batchnorm` re-estimates the
+batch-norm statistics without dropout (:func:`recalibrate_batchnorm`).
+:mod:`.checkpoint` writes a training result to a checkpoint directory and
+reads it back (:class:`Checkpoint`), and checks that data fit its networks
+(:func:`check_compatible`); its module docstring describes the layout::
+
+    trained.pt, initial.pt, untrained_k.pt    weights (state dicts)
+    model.json, data.json, history.json,      architecture and input scale,
+    config.json                               data layout, history, config
+
+Inputs are in volts everywhere; networks see ``X * input_scale``
+(:data:`DEFAULT_INPUT_SCALE` = 1e6, µV).
+"""
+
+from .batchnorm import recalibrate_batchnorm
+from .checkpoint import Checkpoint, check_compatible, load_checkpoint, save_checkpoint
+from .loop import TRAIN_DEFAULTS, TrainResult, train_cropped
+from .scoring import DEFAULT_INPUT_SCALE, Scores, evaluate, predict_trials
+
+__all__ = [
+    "DEFAULT_INPUT_SCALE",
+    "TRAIN_DEFAULTS",
+    "Checkpoint",
+    "Scores",
+    "TrainResult",
+    "check_compatible",
+    "evaluate",
+    "load_checkpoint",
+    "predict_trials",
+    "recalibrate_batchnorm",
+    "save_checkpoint",
+    "train_cropped",
+]
