@@ -3,25 +3,40 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import re
 import shutil
 import subprocess
 from html import unescape
+from pathlib import Path
 
 import matplotlib
 import matplotlib.image as mpimg
 import matplotlib.pyplot as plt
 import pytest
+from matplotlib.figure import Figure
 
+import envcorr.report as report_module
+import envcorr.viz.figures as viz_figures
+import envcorr.viz.profiles as viz_profiles
+import envcorr.viz.topomaps as viz_topomaps
+import envcorr.viz.units as viz_units
 from _results_fixture import make_results
-from envcorr._check import InvalidInputError
+from envcorr._utils.check import InvalidInputError
 from envcorr.report import make_report
+from envcorr.viz import RenderedFigure
 
 matplotlib.use("Agg")  # never open windows
 
 BANDS = {"alpha": (7.0, 13.0), "high_gamma": (71.0, 91.0)}
 IMG = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+PLOTS = (
+    "plot_class_maps",
+    "plot_depth_profile",
+    "plot_layer_band_grid",
+    "plot_top_units",
+)
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +104,11 @@ def test_report_embeds_every_figure(report):
     assert figures.count("<figcaption>") == 6
     for data in images:
         assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
+    # drawn at 144 dpi, shown at the figure's size in CSS pixels (96 per inch)
+    widths = [int(w) for w in re.findall(r'<img src="[^"]*" width="(\d+)"', figures)]
+    for data, width in zip(images, widths, strict=True):
+        png = mpimg.imread(io.BytesIO(base64.b64decode(data)))
+        assert png.shape[1] == pytest.approx(width * 144 / 96, abs=1)
     for fig_id in (
         "class_maps",
         "layer_band_grid",
@@ -142,6 +162,78 @@ def test_report_bad_input(tmp_path):
         make_report(make_results(positions=False), tmp_path / "r.html", title=3)
 
 
+# --------------------------------------------------------------------------
+# figures drawn beforehand
+# --------------------------------------------------------------------------
+def _png(color: str, width: float) -> bytes:
+    fig = Figure(figsize=(width, 1.0), facecolor=color)  # not through pyplot
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=10)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def given():
+    return [
+        RenderedFigure(
+            "first",
+            "First <title>",
+            "A & caption.",
+            (Path("first.png"),),
+            _png("red", 2.0),
+            192,
+        ),
+        RenderedFigure(
+            "second", "Second", "Another caption.", (), _png("blue", 3), 288
+        ),
+    ]
+
+
+@pytest.fixture
+def no_drawing(monkeypatch):
+    """Make every plotting function, and the drawing of figures, fail."""
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a figure was drawn")
+
+    for module in (viz_topomaps, viz_units, viz_profiles, viz_figures):
+        for name in PLOTS:
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, fail)
+    monkeypatch.setattr(report_module, "draw_figures", fail)
+    monkeypatch.setattr(viz_figures, "draw_figures", fail)
+    monkeypatch.setattr(plt, "figure", fail)
+    monkeypatch.setattr(plt, "subplots", fail)
+
+
+def test_report_embeds_given_figures_without_drawing(given, no_drawing, tmp_path):
+    ds = make_results(bands=BANDS)  # scalp maps could be drawn: none are
+    out = make_report(ds, tmp_path / "r.html", figures=given, verbose=False)
+    html = out.read_text(encoding="utf-8")
+    figures = html.split('<section id="figures">')[1].split("</section>")[0]
+    images = IMG.findall(figures)
+    assert [base64.b64decode(d) for d in images] == [f.png for f in given]
+    assert re.findall(r'<figure id="(.*?)">', figures) == ["fig-first", "fig-second"]
+    assert "<h3>First &lt;title&gt;</h3>" in figures
+    assert "<figcaption>A &amp; caption.</figcaption>" in figures
+    assert re.findall(r'<img src="[^"]*" width="(\d+)"', figures) == ["192", "288"]
+    # an empty list is no figure at all, still without drawing
+    html = make_report(ds, tmp_path / "r.html", figures=[]).read_text("utf-8")
+    assert not IMG.findall(html)
+
+
+def test_report_bad_figures(given, no_drawing, tmp_path):
+    ds = make_results(positions=False)
+    with pytest.raises(InvalidInputError, match=r"'figures'.*RenderedFigure, got"):
+        make_report(ds, tmp_path / "r.html", figures=given[0])
+    with pytest.raises(InvalidInputError, match=r"'figures'.*element 1 is a str"):
+        make_report(ds, tmp_path / "r.html", figures=[given[0], "fig.png"])
+    no_png = [given[0], RenderedFigure("x", "X", "", (), None, 10)]
+    with pytest.raises(InvalidInputError, match=r"'figures'.*'x' has no PNG"):
+        make_report(ds, tmp_path / "r.html", figures=no_png)
+    assert list(tmp_path.iterdir()) == []
+
+
 def _chromium():
     for name in ("chromium", "chromium-browser", "google-chrome"):
         path = shutil.which(name)
@@ -150,6 +242,7 @@ def _chromium():
     return None
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(_chromium() is None, reason="Chromium is not installed")
 def test_report_renders_in_chromium(report, tmp_path):
     out = report[0]

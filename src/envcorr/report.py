@@ -2,50 +2,54 @@
 
 :func:`make_report` renders the Jinja2 template ``templates/report.html`` with the
 run's configuration, a data summary, the model and its accuracy, the receptive
-fields of the analysed layers and every figure of :mod:`envcorr.plotting`
-(embedded as base64 PNG), into one HTML file that needs nothing else to open.
+fields of the analysed layers and every figure of the standard set of
+:mod:`envcorr.viz` (embedded as base64 PNG), into one HTML file that needs
+nothing else to open. The figures are drawn by :func:`envcorr.viz.draw_figures`,
+or given already drawn, so that a run draws each figure once for its files and
+its report.
 """
 
 from __future__ import annotations
 
 import base64
-import io
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import jinja2
-import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from ._check import invalid
-from ._io import atomic_path
-from ._logging import logger, use_log_level
+from ._utils.check import invalid
+from ._utils.docs import fill_doc
+from ._utils.io import atomic_path
+from ._utils.logs import logger, verbose
 from ._version import __version__
-from .plotting import (
-    _as_dataset,
-    _band_label,
-    _check_results,
-    _figure_specs,
-    _fmt_ms,
-    _has_positions,
-    _receptive_field_ms,
-    _sfreq,
-    _values,
+from .viz.figures import REPORT_DPI, RenderedFigure, draw_figures
+from .viz.labels import (
+    as_dataset,
+    band_range,
+    check_results,
+    dim_values,
+    fmt_ms,
+    has_positions,
+    receptive_field_ms,
+    sfreq_of,
 )
 
 __all__ = ["make_report"]
 
-_REPORT_DPI = 144  # sharp on high-density screens, still a small file
 
-
+@verbose
+@fill_doc
 def make_report(
     ds_or_path: xr.Dataset | str | os.PathLike,
     out_path: str | os.PathLike,
     *,
     title: str | None = None,
+    figures: Sequence[RenderedFigure] | None = None,
     verbose: bool | str | int | None = None,
 ) -> Path:
     """Write a self-contained HTML report of a results Dataset.
@@ -53,8 +57,8 @@ def make_report(
     The report holds the configuration (the ``config`` attribute), a data
     summary (dataset, subject, trials per class, channels, sampling frequency,
     samples per trial, bands), the model with its accuracy and confusion matrix,
-    a table of the analysed layers' receptive fields, and the figures of
-    :func:`envcorr.plotting.save_figures`, each with a caption saying how to
+    a table of the analysed layers' receptive fields, and the standard figures
+    of :func:`envcorr.viz.draw_figures`, each with a caption saying how to
     read it. Parts the results do not hold (class correlations, accuracy,
     confusion matrix, electrode positions) are left out with a note. The file is
     written under a temporary name and then renamed.
@@ -67,39 +71,53 @@ def make_report(
         The HTML file to write (its folder is created when missing).
     title : str | None
         Title of the report; default names the model, dataset and subject.
-    verbose : bool | str | int | None
-        Logging level (see :func:`envcorr.set_log_level`).
+    figures : sequence of RenderedFigure | None
+        Figures already drawn by :func:`envcorr.viz.draw_figures` with a PNG
+        (``report_dpi`` not None), embedded as given, in order: the report
+        then draws nothing. None (default) draws the standard figures of the
+        results at 144 dpi.
+    %(verbose)s
 
     Returns
     -------
     path : pathlib.Path
         The file written.
+
+    Examples
+    --------
+    Draw each figure once, for the figure files and the report::
+
+        figs = draw_figures(ds, out / "figures", formats=("png", "svg"))
+        make_report(ds, out / "report.html", figures=figs)
     """
-    with use_log_level(verbose):
-        ds = _check_results(
-            _as_dataset(ds_or_path, "ds_or_path"),
-            "layer",
-            "band",
-            "channel",
-            name="ds_or_path",
+    ds = check_results(
+        as_dataset(ds_or_path, "ds_or_path"),
+        "layer",
+        "band",
+        "channel",
+        name="ds_or_path",
+    )
+    out = Path(out_path).expanduser()
+    if out.is_dir():
+        raise invalid(
+            "out_path", f"'{out}' is a folder.", "Give the path of an HTML file."
         )
-        out = Path(out_path).expanduser()
-        if out.is_dir():
-            raise invalid(
-                "out_path", f"'{out}' is a folder.", "Give the path of an HTML file."
-            )
-        if title is not None and not isinstance(title, str):
-            raise invalid("title", f"expected a string, got {type(title).__name__}.")
-        out.parent.mkdir(parents=True, exist_ok=True)
+    if title is not None and not isinstance(title, str):
+        raise invalid("title", f"expected a string, got {type(title).__name__}.")
+    if figures is not None:
+        figures = _check_figures(figures)
+    out.parent.mkdir(parents=True, exist_ok=True)
 
-        context = _context(ds, title)
-        logger.info("Rendering %d figure(s) for the report", len(context["figures"]))
-        context["figures"] = [_render_figure(spec) for spec in context["figures"]]
-        html = _environment().get_template("report.html").render(**context)
+    context = _context(ds, title)
+    if figures is None:
+        figures = draw_figures(ds, None, report_dpi=REPORT_DPI)
+    logger.info("Embedding %d figure(s) in the report", len(figures))
+    context["figures"] = [_embed(fig) for fig in figures]
+    html = _environment().get_template("report.html").render(**context)
 
-        with atomic_path(out) as tmp:
-            tmp.write_text(html, encoding="utf-8")
-        logger.info("Wrote report %s (%.1f MB)", out, out.stat().st_size / 1e6)
+    with atomic_path(out) as tmp:
+        tmp.write_text(html, encoding="utf-8")
+    logger.info("Wrote report %s (%.1f MB)", out, out.stat().st_size / 1e6)
     return out
 
 
@@ -116,22 +134,37 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def _render_figure(spec: Any) -> dict[str, str]:
-    fig = spec.build()
+def _check_figures(figures: Any) -> list[RenderedFigure]:
+    if isinstance(figures, RenderedFigure) or not isinstance(figures, Sequence):
+        raise invalid(
+            "figures",
+            f"expected a sequence of RenderedFigure, got {type(figures).__name__}.",
+            "Pass the list returned by envcorr.viz.draw_figures, or None.",
+        )
+    for i, fig in enumerate(figures):
+        if not isinstance(fig, RenderedFigure):
+            raise invalid(
+                "figures",
+                f"element {i} is a {type(fig).__name__}, not a RenderedFigure.",
+                "Pass the list returned by envcorr.viz.draw_figures, or None.",
+            )
+        if fig.png is None:
+            raise invalid(
+                "figures",
+                f"figure {fig.name!r} has no PNG (drawn with report_dpi=None).",
+                "Draw the figures with a report_dpi, e.g. the default 144.",
+            )
+    return list(figures)
+
+
+def _embed(fig: RenderedFigure) -> dict[str, Any]:
     # shown at its physical size (96 CSS px per inch), shrunk to fit narrow screens
-    width = round(float(fig.get_size_inches()[0]) * 96)
-    try:
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=_REPORT_DPI)
-    finally:
-        plt.close(fig)
-    logger.debug("Rendered figure %s", spec.name)
     return {
-        "id": f"fig-{spec.name}",
-        "title": spec.title,
-        "caption": spec.caption,
-        "width": width,
-        "src": "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode(),
+        "id": f"fig-{fig.name}",
+        "title": fig.title,
+        "caption": fig.caption,
+        "width": fig.width_px,
+        "src": "data:image/png;base64," + base64.b64encode(fig.png).decode(),
     }
 
 
@@ -246,13 +279,13 @@ def _confusion(ds: xr.Dataset) -> dict[str, Any] | None:
 
 def _layers(ds: xr.Dataset) -> list[dict[str, str]]:
     rows = []
-    for layer in _values(ds, "layer"):
+    for layer in dim_values(ds, "layer"):
         row = {"name": layer, "rf": "—", "rf_ms": "—", "n_times": "—", "n_units": "—"}
         if "receptive_field" in ds.coords:
             row["rf"] = f"{int(ds['receptive_field'].sel(layer=layer))}"
-        ms = _receptive_field_ms(ds, layer)
+        ms = receptive_field_ms(ds, layer)
         if ms is not None:
-            row["rf_ms"] = _fmt_ms(ms)
+            row["rf_ms"] = fmt_ms(ms)
         if "layer_n_times" in ds.coords:
             row["n_times"] = f"{int(ds['layer_n_times'].sel(layer=layer))}"
         if "layer_n_units" in ds.coords:
@@ -266,11 +299,11 @@ def _layers(ds: xr.Dataset) -> list[dict[str, str]]:
 
 def _bands(ds: xr.Dataset) -> list[dict[str, str]]:
     rows = []
-    for band in _values(ds, "band"):
+    for band in dim_values(ds, "band"):
         row = {"name": band.replace("_", " "), "range": "—", "filter": "—"}
         if "band_low" in ds.coords and "band_high" in ds.coords:
             low = float(ds["band_low"].sel(band=band))
-            row["range"] = _band_label(ds, band, sep="|").split("|", 1)[1]
+            row["range"] = band_range(ds, band)
             row["filter"] = "low-pass" if low == 0 else "band-pass"
         rows.append(row)
     return rows
@@ -293,14 +326,14 @@ def _data_summary(ds: xr.Dataset) -> list[tuple[str, str]]:
             "Trials per class",
             ", ".join(
                 f"{c.replace('_', ' ')}: {int(n)}"
-                for c, n in zip(_values(ds, "class"), per_class.values, strict=True)
+                for c, n in zip(dim_values(ds, "class"), per_class.values, strict=True)
             ),
         )
-    channels = _values(ds, "channel")
+    channels = dim_values(ds, "channel")
     add("Channels", f"{len(channels)}: {' '.join(channels)}")
-    if not _has_positions(ds):
+    if not has_positions(ds):
         add("Electrode positions", "not stored (no scalp maps)")
-    sfreq = _sfreq(ds)
+    sfreq = sfreq_of(ds)
     add("Sampling frequency", f"{sfreq:g} Hz" if sfreq else None)
     n_times = _attr(ds, "n_times")
     if n_times is not None:
@@ -318,7 +351,7 @@ def _data_summary(ds: xr.Dataset) -> list[tuple[str, str]]:
         )
     class_field = _attr(ds, "class_field")
     if class_field is not None and "class_corr" in ds.variables:
-        ms = f" ({_fmt_ms(float(class_field) / sfreq * 1000)})" if sfreq else ""
+        ms = f" ({fmt_ms(float(class_field) / sfreq * 1000)})" if sfreq else ""
         add("Window of the class correlation", f"{class_field} samples{ms}")
     return items
 
@@ -366,7 +399,7 @@ def _context(ds: xr.Dataset, title: str | None) -> dict[str, Any]:
         subtitle = None
     train_acc = _percent(_attr(ds, "train_accuracy"))
     test_acc = _percent(_attr(ds, "test_accuracy"))
-    sfreq = _sfreq(ds)
+    sfreq = sfreq_of(ds)
     highlights = [
         ("Model", model_name),
         ("Test accuracy", test_acc),
@@ -377,7 +410,7 @@ def _context(ds: xr.Dataset, title: str | None) -> dict[str, Any]:
         ("Sampling", f"{sfreq:g} Hz" if sfreq else None),
     ]
     notes = []
-    if not _has_positions(ds):
+    if not has_positions(ds):
         notes.append(
             "The results hold no electrode positions (coordinates ch_x, ch_y, ch_z), "
             "so the scalp maps are left out."
@@ -400,7 +433,6 @@ def _context(ds: xr.Dataset, title: str | None) -> dict[str, Any]:
         "test_accuracy": test_acc,
         "confusion": _confusion(ds),
         "layers": _layers(ds),
-        "figures": _figure_specs(ds),
         "figure_notes": notes,
         "config": _json_block(_attr(ds, "config")),
         "versions": _versions(_attr(ds, "versions")),
