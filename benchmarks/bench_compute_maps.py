@@ -7,6 +7,8 @@ Deep4Net, 6 default bands: forward passes alone vs compute_maps vs the plain
 reference (benchmarks/reference.py), agreement, peak memory.
 W2: 128 channels, the 32-band filter bank, 1x/2x/4x a base number of trials:
 time and peak memory of compute_maps.
+W1u: W1 with further untrained initialisations (``envcorr run --n-untrained``):
+all networks in one compute_maps pass against one call per extra network.
 
 Every measurement runs in its own fresh process (this script re-invoked with
 ``--child``), so peak resident memory (ru_maxrss) is that of one measurement.
@@ -16,6 +18,7 @@ Usage::
     .venv/bin/python benchmarks/bench_compute_maps.py            # everything
     .venv/bin/python benchmarks/bench_compute_maps.py --quick    # smoke run
     .venv/bin/python benchmarks/bench_compute_maps.py --workload W1 --profile
+    .venv/bin/python benchmarks/bench_compute_maps.py --workload W1u
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 SFREQ = 250.0
 N_TIMES = 1125
-INPUT_SCALE = 1e6  # data in volts, networks see microvolts (envcorr.train default)
+INPUT_SCALE = 1e6  # data in volts, networks see microvolts (envcorr.training default)
 FORWARD_BATCH = 64
 TRAINED_SEED, UNTRAINED_SEED = 1, 2
 
@@ -49,7 +52,9 @@ TARGETS = {
     "w2_peak_mb": 4096.0,
     "w2_time_ratio": 4.5,
     "gpu_max_dr": 1e-4,
+    "w1u_ratio_separate": 0.5,
 }
+N_EXTRA = 4  # further untrained initialisations of W1u (seeds 3 ..)
 
 
 # --------------------------------------------------------------------------
@@ -99,9 +104,9 @@ def _dense(model, device):
 
 
 def _envcorr_dense(model, device):
-    from envcorr.receptive import fast_inference_copy, make_dense
+    from envcorr.nn.fast import inference_copy
 
-    return fast_inference_copy(make_dense(model), device)
+    return inference_copy(model, device)
 
 
 def _forward_all(nets, X, device):
@@ -122,7 +127,7 @@ def _child(spec: dict) -> dict:
         import torch
 
         import envcorr
-        from envcorr.activations import resolve_device
+        from envcorr._utils.torchutils import resolve_device
 
     data = np.load(spec["data"])
     X = np.ascontiguousarray(data["X"][: spec["n_trials"]])
@@ -179,9 +184,32 @@ def _child(spec: dict) -> dict:
         out["config_device"] = json.loads(maps.attrs["config"])["device"]
         out["batch_size"] = json.loads(maps.attrs["config"])["batch_size"]
         unit_corr, class_corr = maps["unit_corr"].values, maps["class_corr"].values
+    elif kind == "untrained":
+        kwargs = dict(
+            sfreq=SFREQ,
+            ch_names=ch_names,
+            y=y,
+            bands=bands,
+            input_scale=INPUT_SCALE,
+            device=spec.get("device"),
+            verbose="warning",
+        )
+        extras = [
+            _deep4(n_chans, UNTRAINED_SEED + 1 + k) for k in range(spec["n_extra"])
+        ]
+        if spec["mode"] == "one_pass":
+            maps = envcorr.compute_maps(
+                trained, X, untrained_model=[untrained, *extras], **kwargs
+            )
+            out["networks"] = int(maps.sizes["network"])
+        else:  # one call per extra network, as envcorr run analysed them before
+            envcorr.compute_maps(trained, X, untrained_model=untrained, **kwargs)
+            for extra in extras:
+                envcorr.compute_maps(extra, X, untrained_model=untrained, **kwargs)
+            out["networks"] = 2 * (1 + len(extras))
     elif kind == "reference":
         sys.path.insert(0, str(HERE))
-        from envcorr.activations import default_layers
+        from envcorr.nn.layers import default_layers
         from reference import reference_maps
 
         ref = reference_maps(
@@ -408,6 +436,40 @@ def bench_w1(tmp: Path, args) -> None:
         print(prof["profile"], flush=True)
 
 
+def bench_w1u(tmp: Path, args) -> None:
+    n_trials = 64 if args.quick else 288
+    data = tmp / "w1.npz"
+    if not data.exists():
+        w1_data(data, n_trials)
+    base = {"data": str(data), "n_trials": n_trials, "kind": "untrained"}
+    runs = {}
+    for n_extra, mode in (
+        (0, "one_pass"),
+        (N_EXTRA, "one_pass"),
+        (N_EXTRA, "separate"),
+    ):
+        tries = [
+            run_child({**base, "n_extra": n_extra, "mode": mode})
+            for _ in range(args.repeat)
+        ]
+        runs[n_extra, mode] = min(tries, key=lambda r: r["seconds"])
+        best = runs[n_extra, mode]
+        what = (
+            f"one pass over {best['networks']} networks"
+            if mode == "one_pass"
+            else f"one call per extra network ({best['networks']} network passes)"
+        )
+        _say(
+            f"W1u --n-untrained {n_extra}: {best['seconds']:.2f} s, {what}; best "
+            f"of {len(tries)}: {_times(tries)} s; peak {best['peak_mb']:.0f} MB"
+        )
+    ratio = runs[N_EXTRA, "one_pass"]["seconds"] / runs[N_EXTRA, "separate"]["seconds"]
+    _say(
+        f"W1u --n-untrained {N_EXTRA}, one pass / one call per network: {ratio:.2f} "
+        f"{_mark(ratio <= TARGETS['w1u_ratio_separate'])} target <= 0.5"
+    )
+
+
 def bench_w2(tmp: Path, args) -> None:
     base_trials = args.w2_base or (4 if args.quick else 24)
     sizes = [1, 2, 4]
@@ -455,7 +517,7 @@ def bench_w2(tmp: Path, args) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small smoke run")
-    parser.add_argument("--workload", choices=["W1", "W2", "all"], default="all")
+    parser.add_argument("--workload", choices=["W1", "W1u", "W2", "all"], default="all")
     parser.add_argument(
         "--w2-base", type=int, default=None, help="W2 base trials (default 24)"
     )
@@ -483,6 +545,8 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         if args.workload in ("W1", "all"):
             bench_w1(Path(tmp), args)
+        if args.workload in ("W1u", "all"):
+            bench_w1u(Path(tmp), args)
         if args.workload in ("W2", "all"):
             bench_w2(Path(tmp), args)
     load = os.getloadavg()

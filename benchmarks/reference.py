@@ -1,9 +1,9 @@
-"""A plain NumPy/SciPy implementation of METHOD.md: the yardstick for envcorr.
+"""A plain NumPy/SciPy implementation of docs/method.md: the yardstick for envcorr.
 
 Written for clarity, not speed: float64 throughout, every intermediate array
 materialised for all trials at once, one ``np.corrcoef`` per layer. It shares
 nothing with :func:`envcorr.compute_maps` except the filter design
-(:func:`envcorr.envelopes.band_sos`) and the default margin, so that the edge
+(:func:`envcorr.signal.envelopes.band_sos`) and the default margin, so that the edge
 handling is the same as envcorr's per-trial mode:
 
 * each trial is mirrored by ``margin`` samples on both sides
@@ -28,7 +28,7 @@ import scipy.signal
 import torch
 from torch import nn
 
-from envcorr.envelopes import band_sos, default_margin
+from envcorr.signal.envelopes import band_sos, default_margin
 
 
 def band_power(
@@ -121,7 +121,7 @@ def reference_maps(
     input_scale: float = 1.0,
     batch_size: int = 64,
 ) -> dict[str, np.ndarray]:
-    """Envelope-activation correlations of METHOD.md, steps 1-6 and 9.
+    """Envelope-activation correlations of docs/method.md, steps 1-6 and 9.
 
     Parameters
     ----------

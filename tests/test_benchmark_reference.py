@@ -11,8 +11,8 @@ import torch
 from braindecode.models import Deep4Net
 
 import envcorr
-from envcorr.activations import default_layers
 from envcorr.data.simulate import BCI_IV_2A_CH_NAMES
+from envcorr.nn.layers import default_layers
 
 _path = Path(__file__).resolve().parents[1] / "benchmarks" / "reference.py"
 _spec = importlib.util.spec_from_file_location("envcorr_benchmark_reference", _path)

@@ -32,6 +32,7 @@ def finished_run(tiny_npz, tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_run_writes_results_report_figures_and_checkpoint(finished_run, capsys):
     out = finished_run
     ds = load_maps(out / "results.nc")
@@ -49,6 +50,7 @@ def test_run_writes_results_report_figures_and_checkpoint(finished_run, capsys):
         assert (out / "checkpoint" / name).is_file()
 
 
+@pytest.mark.slow
 def test_run_refuses_existing_results_unless_overwrite(finished_run, tiny_npz, capsys):
     before = (finished_run / "results.nc").stat().st_mtime_ns
     code = main(["run", "--data", str(tiny_npz), *TINY, "--out", str(finished_run)])
@@ -58,6 +60,7 @@ def test_run_refuses_existing_results_unless_overwrite(finished_run, tiny_npz, c
     assert (finished_run / "results.nc").stat().st_mtime_ns == before
 
 
+@pytest.mark.slow
 def test_compute_and_report_from_a_checkpoint(finished_run, tiny_npz, tmp_path, capsys):
     out = tmp_path / "again"
     code = main(
@@ -86,6 +89,7 @@ def test_compute_and_report_from_a_checkpoint(finished_run, tiny_npz, tmp_path, 
     assert report.stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_compute_rejects_data_that_does_not_match_the_checkpoint(
     finished_run, tmp_path, capsys
 ):
@@ -110,6 +114,7 @@ def test_compute_rejects_data_that_does_not_match_the_checkpoint(
     assert not (tmp_path / "o" / "results.nc").exists()
 
 
+@pytest.mark.slow
 def test_missing_and_corrupt_checkpoint(finished_run, tiny_npz, tmp_path, capsys):
     code = main(
         [
@@ -142,6 +147,7 @@ def test_missing_and_corrupt_checkpoint(finished_run, tiny_npz, tmp_path, capsys
     assert "model.json" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_ctrl_c_leaves_no_results(tiny_npz, tmp_path, monkeypatch, capsys):
     import envcorr.workflow
 
@@ -154,7 +160,7 @@ def test_ctrl_c_leaves_no_results(tiny_npz, tmp_path, monkeypatch, capsys):
     assert code == 130
     assert "interrupted" in capsys.readouterr().err
     assert not (out / "results.nc").exists()
-    assert not list(out.glob(".*.tmp"))
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
 
 
 @pytest.mark.parametrize(
@@ -186,6 +192,7 @@ def test_unknown_model_is_refused_by_the_parser(capsys):
     assert "invalid choice: 'resnet'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_toml_config_is_used_and_stored(tiny_npz, tmp_path):
     config = tmp_path / "run.toml"
     config.write_text(
@@ -212,6 +219,7 @@ def test_bad_toml_key(tmp_path, capsys):
     assert "unknown option(s) ['epocs']" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_simulate_writes_the_npz_the_loader_reads(tmp_path, capsys):
     out = tmp_path / "sim.npz"
     assert main(["simulate", "--seed", "2", "--out", str(out), "-q"]) == 0
@@ -235,6 +243,7 @@ def test_help_explains_every_option(command):
     assert "Warning" not in out.stderr
 
 
+@pytest.mark.slow
 def test_train_writes_a_checkpoint_and_refuses_a_full_directory(
     tiny_npz, tmp_path, capsys
 ):
@@ -248,3 +257,36 @@ def test_train_writes_a_checkpoint_and_refuses_a_full_directory(
     code = main(["train", "--data", str(tiny_npz), *TINY[:4], "--out", str(out)])
     assert code == 2
     assert "'out'" in capsys.readouterr().err
+
+
+_HEAVY = ("torch", "matplotlib", "moabb", "braindecode", "mne", "xarray")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["compute", "--help"]])
+def test_help_imports_neither_torch_nor_matplotlib(args):
+    code = (
+        "import sys\n"
+        "from envcorr.cli import main\n"
+        "try:\n"
+        f"    main({args!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print(sorted(m for m in {_HEAVY!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_python_dash_m_is_the_command():
+    out = subprocess.run(
+        [sys.executable, "-m", "envcorr", "--version"], capture_output=True, text=True
+    )
+    assert out.returncode == 0 and out.stdout.startswith("envcorr ")
+    out = subprocess.run(
+        [sys.executable, "-m", "envcorr", "run", "--epochs", "0", "-q"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 2 and "'epochs'" in out.stderr

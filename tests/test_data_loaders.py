@@ -8,7 +8,7 @@ import mne
 import numpy as np
 import pytest
 
-from envcorr._check import InvalidInputError
+from envcorr._utils.check import InvalidInputError
 from envcorr.data import (
     load_data,
     load_epochs,

@@ -9,7 +9,7 @@ import pytest
 from scipy.signal import butter, hilbert, sosfiltfilt
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
-from envcorr._check import InvalidInputError
+from envcorr._utils.check import InvalidInputError
 from envcorr.data import (
     BCI_IV_2A_CH_NAMES,
     CLASS_NAMES,
@@ -20,7 +20,7 @@ from envcorr.data import (
 )
 from envcorr.data.files import channels_without_position
 
-RF = 441  # receptive field of Deep4's last pooling block (METHOD.md)
+RF = 441  # receptive field of Deep4's last pooling block (docs/method.md)
 BANDS = {"alpha": (7.0, 13.0), "beta": (13.0, 31.0), "high_gamma": (71.0, 91.0)}
 
 
@@ -30,7 +30,7 @@ def sim():
 
 
 def envelope_class_r(trials, band, channels):
-    """Independent reference of METHOD.md step 9, r of shape (n_channels, n_classes).
+    """Independent reference of docs/method.md step 9: r, (n_channels, n_classes).
 
     Band-pass the continuous runs (Butterworth order 4, zero phase), Hilbert
     envelope, square, cut the trials, valid moving average over RF samples,
@@ -138,7 +138,7 @@ def test_learnable_but_not_trivial(sim):
 
 
 def test_known_answer_envelope_class_correlation(sim):
-    """METHOD.md step 9 recovers the truth: ERD contralateral, high gamma up."""
+    """docs/method.md step 9 recovers the truth: ERD contralateral, high gamma up."""
     channels = ["C3", "C4", "Cz"]
     C3, C4, CZ = range(3)
     LEFT, RIGHT, FEET = (

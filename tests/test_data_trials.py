@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from envcorr._check import InvalidInputError
+from envcorr._utils.check import InvalidInputError
 from envcorr.data import Recordings, Trials, concatenate_trials
 
 

@@ -1,8 +1,12 @@
+import copy
+import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from conftest import SFREQ, PowerNet, modulated_alpha
 from envcorr import InvalidInputError, band_envelopes, compute_maps, moving_average
@@ -290,6 +294,12 @@ def _run(net, X, **kw):
         (dict(filter_method="fir"), r"'filter_method'.*'auto', 'fft', 'sosfiltfilt'"),
         (dict(device="cuda:7"), r"'device'"),
         (dict(sfreq=-1), r"'sfreq'"),
+        (dict(untrained_model=[]), r"'untrained_model'.*non-empty list"),
+        (dict(untrained_model=["net"]), r"'untrained_model'"),
+        (
+            dict(untrained_model=[nn.Conv1d(4, 1, 1)]),
+            r"'untrained_model'.*entry 0 differ",
+        ),
     ],
 )
 def test_bad_input_names_the_parameter(small, change, match):
@@ -328,3 +338,66 @@ def test_wrong_channel_count_for_the_model(deep4):
             ch_names=[str(i) for i in range(21)],
             verbose=False,
         )
+
+
+def test_several_baselines_in_one_pass_equal_separate_calls(deep4):
+    trained, untrained = deep4
+    torch.manual_seed(5)
+    extra = copy.deepcopy(untrained)
+    for module in extra.modules():
+        if hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((6, 22, 1125)).astype(np.float32)
+    y = np.arange(6) % 4
+    kw = dict(sfreq=250.0, ch_names=[f"E{i}" for i in range(22)], y=y, verbose=False)
+    one_pass = compute_maps(trained, X, untrained_model=[untrained, extra], **kw)
+    assert list(one_pass.network.values) == ["trained", "untrained", "untrained_1"]
+    alone = compute_maps(trained, X, untrained_model=untrained, **kw)
+    extra_alone = compute_maps(extra, X, untrained_model=untrained, **kw)
+    for var in ("unit_corr", "layer_mean_abs_corr", "layer_mean_corr"):
+        np.testing.assert_allclose(
+            one_pass[var].sel(network=["trained", "untrained"]), alone[var], atol=1e-6
+        )
+        np.testing.assert_allclose(
+            one_pass[var].sel(network="untrained_1"),
+            extra_alone[var].sel(network="trained"),
+            atol=1e-6,
+        )
+    np.testing.assert_allclose(
+        one_pass.layer_mean_abs_corr_diff, alone.layer_mean_abs_corr_diff, atol=1e-6
+    )
+    np.testing.assert_allclose(one_pass.class_corr, alone.class_corr, atol=1e-6)
+
+
+def _global_state():
+    return {
+        "torch_rng": torch.get_rng_state(),
+        "numpy_rng": np.random.get_state()[1].copy(),  # noqa: NPY002
+        "deterministic": torch.are_deterministic_algorithms_enabled(),
+        "threads": torch.get_num_threads(),
+        "grad": torch.is_grad_enabled(),
+        "umask": Path("/proc/self/status").read_text().split("Umask:")[1].split()[0],
+        "environ": dict(os.environ),
+    }
+
+
+def test_no_global_state_and_no_user_module_changes(deep4):
+    trained, untrained = deep4
+    trained.train()  # the user's own mode must survive
+    before = _global_state()
+    classes = [type(m) for m in trained.modules()]
+    state = copy.deepcopy(trained.state_dict())
+    X = np.random.default_rng(1).standard_normal((3, 22, 1125)).astype(np.float32)
+    kw = dict(sfreq=250.0, ch_names=[f"E{i}" for i in range(22)], verbose=False)
+    compute_maps(trained, X, **kw)  # re-initialised baseline: seeded locally
+    compute_maps(trained, X, untrained_model=untrained, **kw)
+    after = _global_state()
+    assert torch.equal(before.pop("torch_rng"), after.pop("torch_rng"))
+    assert np.array_equal(before.pop("numpy_rng"), after.pop("numpy_rng"))
+    assert before == after
+    assert [type(m) for m in trained.modules()] == classes
+    assert all(m.training for m in trained.modules())
+    for key, value in trained.state_dict().items():
+        assert torch.equal(value, state[key]), key
+    trained.eval()

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from envcorr.data import simulate_motor_imagery
-from envcorr.train import save_checkpoint, train_cropped
+from envcorr.training import save_checkpoint, train_cropped
 
 README = Path(__file__).parents[1] / "README.md"
 

@@ -4,27 +4,43 @@ The analysis of Schirrmeister et al. 2017 (Human Brain Mapping 38(11)): which
 band power at which electrode the units of each layer of a trained network
 track, compared with the same network untrained, and how band power relates
 to the classes.
+
+Submodules and functions load on first use (as in MNE), so ``import envcorr``
+is quick and imports neither torch's networks, MOABB nor matplotlib until a
+function needs them.
 """
 
-import warnings
+import lazy_loader as _lazy
 
-with warnings.catch_warnings():
-    # braindecode's model zoo builds a montage under a name MNE 1.13 deprecates
-    # when it is imported; the warning concerns braindecode, not our users.
-    warnings.filterwarnings(
-        "ignore", "Montage name 'standard_1020' is deprecated", FutureWarning
-    )
-    import braindecode.models  # noqa: F401
-
-from . import data
-from ._check import InvalidInputError
-from ._logging import set_log_level
+from ._utils.check import InvalidInputError
+from ._utils.logs import set_log_level
 from ._version import __version__
-from .envelopes import DEFAULT_BANDS, band_envelopes, filterbank_bands, moving_average
-from .maps import compute_maps
-from .receptive import layer_geometry, make_dense, receptive_fields
-from .results import load_maps, save_maps
-from .train import load_checkpoint
+
+__getattr__, __dir__, _ = _lazy.attach(
+    __name__,
+    submodules=[
+        "config",
+        "data",
+        "maps",
+        "nn",
+        "report",
+        "results",
+        "signal",
+        "training",
+        "viz",
+        "workflow",
+    ],
+    submod_attrs={
+        "maps": ["compute_maps"],
+        "nn.dense": ["make_dense"],
+        "nn.geometry": ["layer_geometry", "receptive_fields"],
+        "results": ["load_maps", "save_maps"],
+        "signal.bands": ["DEFAULT_BANDS", "filterbank_bands"],
+        "signal.envelopes": ["band_envelopes"],
+        "signal.windows": ["moving_average"],
+        "training.checkpoint": ["load_checkpoint"],
+    },
+)
 
 __all__ = [
     "DEFAULT_BANDS",

@@ -8,19 +8,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._check import InvalidInputError
+from ._utils.check import InvalidInputError
 from ._version import __version__
+from .config import ANALYSE_OPTIONS, MODEL_NAMES, SQUARE_OPTIONS, RunConfig
 
-_DEFAULTS = None
 
-
-def _defaults():
-    global _DEFAULTS
-    if _DEFAULTS is None:
-        from .workflow import RunConfig
-
-        _DEFAULTS = RunConfig()
-    return _DEFAULTS
+def _defaults() -> RunConfig:
+    return RunConfig()
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -57,12 +51,12 @@ def _analysis_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--analyse",
-        choices=["test", "train", "all"],
+        choices=ANALYSE_OPTIONS,
         help=f"which trials the maps are computed on (default: {d.analyse})",
     )
     p.add_argument(
         "--square",
-        choices=["before", "after"],
+        choices=SQUARE_OPTIONS,
         help="square the envelope before averaging over the receptive field (as the "
         f"original code) or after (default: {d.square})",
     )
@@ -80,7 +74,7 @@ def _train_options(p: argparse.ArgumentParser) -> None:
     d = _defaults()
     p.add_argument(
         "--model",
-        choices=["deep4", "shallow"],
+        choices=MODEL_NAMES,
         help=f"braindecode Deep4Net or ShallowFBCSPNet (default: {d.model})",
     )
     p.add_argument("--epochs", type=int, help=f"training epochs (default: {d.epochs})")
@@ -180,8 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _config(args: argparse.Namespace):
-    from .workflow import RunConfig, load_config
+def _config(args: argparse.Namespace) -> RunConfig:
+    from .config import load_config
 
     values = load_config(args.config) if getattr(args, "config", None) else {}
     for f in dataclasses.fields(RunConfig):
@@ -207,8 +201,6 @@ def _say(line: str) -> None:
 
 
 def _dispatch(args: argparse.Namespace) -> None:
-    from . import workflow
-
     verbose = _verbose(args)
     if args.command == "simulate":
         from .data import save_npz, simulate_motor_imagery
@@ -216,22 +208,27 @@ def _dispatch(args: argparse.Namespace) -> None:
         trials = simulate_motor_imagery(seed=args.seed, verbose=verbose)
         path = save_npz(trials, args.out)
         _say(f"Simulated data ({trials.n_trials} trials) written to {path}")
-    elif args.command == "report":
+        return
+    if args.command == "report":
+        from .workflow import report_only
+
         formats = ("png", "svg") if args.svg else ("png",)
-        paths = workflow.report_only(args.results, args.out, formats=formats)
+        paths = report_only(args.results, args.out, formats=formats, verbose=verbose)
         _say(f"Report: {paths['report']}")
-    elif args.command == "train":
-        config = _config(args)
+        return
+    config = _config(args)
+    config.check()  # bad options fail before torch and the data load
+    from . import workflow
+
+    if args.command == "train":
         path = workflow.train_only(config, verbose=verbose)
         _say(f"Checkpoint: {path}")
     elif args.command == "compute":
-        config = _config(args)
         summary = workflow.compute_from_checkpoint(
             args.checkpoint, config, verbose=verbose
         )
         _print_paths(summary["paths"])
     else:
-        config = _config(args)
         summary = workflow.run(config, verbose=verbose)
         _say(
             f"Test accuracy: {100 * summary['test_accuracy']:.1f} % "

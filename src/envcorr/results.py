@@ -1,16 +1,195 @@
-"""Saving and loading results as NetCDF (h5netcdf engine)."""
+"""Results: correlations assembled into a labelled Dataset, saved as NetCDF.
+
+:func:`assemble_maps` turns the correlations of :func:`envcorr.compute_maps`
+into an :class:`xarray.Dataset` whose layout ``docs/results-format.md``
+documents; :func:`save_maps` and :func:`load_maps` write and read it with the
+h5netcdf engine, atomically.
+"""
 
 from __future__ import annotations
 
 import os
+import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import xarray as xr
 
-from ._check import check_path_exists, invalid
-from ._io import atomic_path
+from ._utils.check import check_path_exists, invalid
+from ._utils.io import atomic_path
+from ._utils.logs import logger
+
+if TYPE_CHECKING:
+    import mne
+
+    from .nn.geometry import LayerGeometry
 
 ENGINE = "h5netcdf"
+
+DESCRIPTIONS = {
+    "unit_corr": "Pearson r of unit activation with receptive-field-averaged "
+    "squared band envelope, pooled over trials and time",
+    "layer_mean_corr": "mean of unit_corr over the units of each layer",
+    "layer_mean_abs_corr": "mean of |unit_corr| over the units of each layer",
+    "layer_mean_corr_diff": "trained minus untrained layer_mean_corr",
+    "layer_mean_abs_corr_diff": "trained minus untrained layer_mean_abs_corr",
+    "class_corr": "Pearson r of averaged squared band envelope with the one-hot "
+    "class indicator (point-biserial)",
+}
+"""The ``description`` attribute of each variable."""
+
+
+def channel_positions(
+    ch_names: Sequence[str], ch_pos: Mapping[str, Any] | mne.Info | None
+) -> np.ndarray | None:
+    """Channel positions in metres, or None when any is unknown.
+
+    Parameters
+    ----------
+    ch_names : list of str
+        The channels, in order.
+    ch_pos : dict of str to (x, y, z) | mne.Info | None
+        Positions by name (matched case-insensitively), the montage of an
+        ``mne.Info``, or None for MNE's standard 10-05 montage.
+
+    Returns
+    -------
+    pos : ndarray, shape (n_channels, 3) | None
+    """
+    import mne
+
+    from .data._montage import standard_montage
+
+    if isinstance(ch_pos, mne.Info):
+        montage = ch_pos.get_montage()
+        ch_pos = None if montage is None else montage.get_positions()["ch_pos"]
+    if ch_pos is None:
+        ch_pos = standard_montage().get_positions()["ch_pos"]
+    lookup = {k.lower(): np.asarray(v, float) for k, v in ch_pos.items()}
+    pos = [lookup.get(c.lower()) for c in ch_names]
+    if any(p is None or p.shape != (3,) or not np.all(np.isfinite(p)) for p in pos):
+        return None
+    return np.stack(pos)
+
+
+def assemble_maps(
+    *,
+    unit_corr: Mapping[str, Sequence[np.ndarray]],
+    class_corr: np.ndarray | None,
+    geometry: Sequence[LayerGeometry],
+    bands: Mapping[str, tuple[float, float]],
+    ch_names: Sequence[str],
+    constant: Sequence[str],
+    class_names: Sequence[str] | None,
+    y: np.ndarray | None,
+    ch_pos: Mapping[str, Any] | mne.Info | None,
+    attrs: dict[str, Any],
+) -> xr.Dataset:
+    """The results Dataset of :func:`envcorr.compute_maps`.
+
+    Parameters
+    ----------
+    unit_corr : dict of str to list of ndarray
+        Per network (``"trained"``, then ``"untrained"``, then further
+        untrained networks), the correlations of each layer of ``geometry``,
+        each of shape (n_units, n_bands * n_channels), features band-major.
+    class_corr : ndarray, shape (n_classes, n_bands * n_channels) | None
+        The envelope-class correlations, or None without labels.
+    geometry : list of LayerGeometry
+        The analysed layers, by depth.
+    bands : dict of str to (float, float)
+        The bands.
+    ch_names : list of str
+        The channels.
+    constant : list of str
+        Channels constant over all trials: their correlations are set to NaN.
+    class_names : list of str | None
+        The classes (with ``class_corr``).
+    y : ndarray of int, shape (n_trials,) | None
+        The class of each trial (to count trials per class).
+    ch_pos : dict | mne.Info | None
+        Channel positions (see :func:`channel_positions`).
+    attrs : dict
+        Attributes of the Dataset.
+
+    Returns
+    -------
+    maps : xarray.Dataset
+    """
+    n_bands, n_chans = len(bands), len(ch_names)
+    networks = list(unit_corr)
+    if networks[:2] != ["trained", "untrained"]:
+        raise ValueError("unit_corr must start with 'trained' and 'untrained'")
+    bad = np.isin(ch_names, constant)
+    per_network = []
+    for net in networks:
+        blocks = []
+        for g, r in zip(geometry, unit_corr[net], strict=True):
+            r = r.reshape(g.n_units, n_bands, n_chans)
+            r[:, :, bad] = np.nan
+            blocks.append(r)
+        per_network.append(np.concatenate(blocks).transpose(1, 2, 0))
+    corr = np.stack(per_network)  # (network, band, channel, unit)
+    n_dead = int(np.isnan(corr[..., ~bad, :]).all(axis=(1, 2)).sum())
+    if n_dead:
+        logger.info("%d constant unit(s) (e.g. never active): their r is NaN", n_dead)
+    layer_of_unit = np.concatenate([[g.name] * g.n_units for g in geometry])
+    unit_in_layer = np.concatenate([np.arange(g.n_units) for g in geometry])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices stay NaN
+        mean_r = np.stack(
+            [np.nanmean(corr[..., layer_of_unit == g.name], -1) for g in geometry],
+            axis=1,
+        )
+        mean_abs = np.stack(
+            [
+                np.nanmean(np.abs(corr[..., layer_of_unit == g.name]), -1)
+                for g in geometry
+            ],
+            axis=1,
+        )
+    net_dims = ("network", "layer", "band", "channel")
+    data_vars = {
+        "unit_corr": (("network", "band", "channel", "unit"), corr),
+        "layer_mean_corr": (net_dims, mean_r),
+        "layer_mean_abs_corr": (net_dims, mean_abs),
+        "layer_mean_corr_diff": (net_dims[1:], mean_r[0] - mean_r[1]),
+        "layer_mean_abs_corr_diff": (net_dims[1:], mean_abs[0] - mean_abs[1]),
+    }
+    coords = {
+        "network": networks,
+        "layer": [g.name for g in geometry],
+        "receptive_field": ("layer", [g.receptive_field for g in geometry]),
+        "layer_n_times": ("layer", [g.n_out for g in geometry]),
+        "layer_n_units": ("layer", [g.n_units for g in geometry]),
+        "unit": np.arange(len(layer_of_unit)),
+        "unit_layer": ("unit", layer_of_unit.astype(str)),
+        "unit_in_layer": ("unit", unit_in_layer),
+        "band": list(bands),
+        "band_low": ("band", [lo for lo, _ in bands.values()]),
+        "band_high": ("band", [hi for _, hi in bands.values()]),
+        "channel": list(ch_names),
+    }
+    pos = channel_positions(ch_names, ch_pos)
+    if pos is not None:
+        for k, axis in enumerate("xyz"):
+            coords[f"ch_{axis}"] = ("channel", pos[:, k])
+    else:
+        logger.info("Channel positions unknown for some names: no ch_x/ch_y/ch_z")
+    if class_corr is not None:
+        r = class_corr.T.reshape(n_bands, n_chans, len(class_names))
+        r[:, bad] = np.nan
+        data_vars["class_corr"] = (("band", "channel", "class"), r)
+        counts = np.bincount(y, minlength=len(class_names))
+        data_vars["n_trials_per_class"] = (("class",), counts)
+        coords["class"] = list(class_names)
+    ds = xr.Dataset(data_vars, coords=coords, attrs=attrs)
+    for name, desc in DESCRIPTIONS.items():
+        if name in ds:
+            ds[name].attrs["description"] = desc
+    return ds
 
 
 def save_maps(

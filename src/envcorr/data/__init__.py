@@ -1,29 +1,22 @@
-"""Data: the :class:`Trials` container, the simulated dataset and loaders."""
+"""Data: the :class:`Trials` container, the simulated dataset and loaders.
 
-from ._trials import Recordings, Trials, concatenate_trials
-from .datasets import DATASETS, load_moabb
-from .files import load_epochs, load_npz, load_raw, save_npz
-from .loaders import load_data
-from .simulate import (
-    BCI_IV_2A_CH_NAMES,
-    CLASS_NAMES,
-    simulate_motor_imagery,
-    simulation_truth,
+Loaded lazily: the MOABB and file readers are imported when first used.
+"""
+
+import lazy_loader as _lazy
+
+__getattr__, __dir__, __all__ = _lazy.attach(
+    __name__,
+    submod_attrs={
+        "_trials": ["Recordings", "Trials", "concatenate_trials"],
+        "datasets": ["DATASETS", "load_moabb"],
+        "files": ["load_epochs", "load_npz", "load_raw", "save_npz"],
+        "loaders": ["load_data"],
+        "simulate": [
+            "BCI_IV_2A_CH_NAMES",
+            "CLASS_NAMES",
+            "simulate_motor_imagery",
+            "simulation_truth",
+        ],
+    },
 )
-
-__all__ = [
-    "BCI_IV_2A_CH_NAMES",
-    "CLASS_NAMES",
-    "DATASETS",
-    "Recordings",
-    "Trials",
-    "concatenate_trials",
-    "load_data",
-    "load_epochs",
-    "load_moabb",
-    "load_npz",
-    "load_raw",
-    "save_npz",
-    "simulate_motor_imagery",
-    "simulation_truth",
-]

@@ -9,8 +9,8 @@ from typing import Any
 import mne
 import numpy as np
 
-from .._check import check_positive_float, invalid
-from .._logging import logger
+from .._utils.check import check_positive_float, invalid
+from .._utils.logs import logger
 from ._montage import ensure_positions
 from ._trials import Recordings, Trials
 

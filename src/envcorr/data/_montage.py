@@ -5,7 +5,7 @@ from __future__ import annotations
 import mne
 import numpy as np
 
-from .._check import invalid
+from .._utils.check import invalid
 
 # MNE 1.13 renamed "standard_1005" to "colin27_1005" (same positions) and
 # deprecated the old name; older MNE versions only know the old one.

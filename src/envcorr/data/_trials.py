@@ -9,7 +9,7 @@ from typing import Any
 import mne
 import numpy as np
 
-from .._check import check_array, check_ch_names, check_positive_float, invalid
+from .._utils.check import check_array, check_ch_names, check_positive_float, invalid
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class Recordings:
     """Continuous recordings from which the trials were cut.
 
     Band-pass filtering the continuous signal before cutting trials avoids the
-    edge distortion that short epochs cause in low bands (METHOD.md, step 1).
+    edge distortion that short epochs cause in low bands (docs/method.md, step 1).
 
     Parameters
     ----------

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._check import check_int, check_path_exists, invalid
-from .._logging import logger, use_log_level
+from .._utils.check import check_int, check_path_exists, invalid
+from .._utils.logs import logger, verbose
 from ._epoching import trials_from_raws
 from ._trials import Trials
 
@@ -97,6 +97,7 @@ def _local_files(spec: _DatasetSpec, subject: int) -> list[tuple[str, Path]]:
     return out
 
 
+@verbose
 def load_moabb(
     dataset_name: str,
     subject: int,
@@ -150,46 +151,45 @@ def load_moabb(
             f"Known datasets: {', '.join(DATASETS)}.",
         )
     spec = DATASETS[name]
-    with use_log_level(verbose):
-        import moabb.datasets
+    import moabb.datasets
 
-        dataset = getattr(moabb.datasets, spec.name)()
-        subject = check_int("subject", subject)
-        if data_path is not None:
-            data_path = check_path_exists("data_path", data_path)
-        if subject not in dataset.subject_list:
-            raise invalid(
-                "subject",
-                f"{name} has no subject {subject}.",
-                f"Use one of {dataset.subject_list}.",
-            )
-        with _data_path_env(spec.sign, data_path):
-            sessions = _get_data(dataset, spec, subject)
-        raws, labels, names = [], [], []
-        for session, runs in sessions.items():
-            for run, raw in runs.items():
-                raws.append(raw)
-                labels.append(session if spec.session_from == "session" else run)
-                names.append(f"{name} subject {subject} session {session} run {run}")
-        classes = sorted(dataset.event_id, key=dataset.event_id.get)
-        logger.info("%s subject %d: %d runs.", name, subject, len(raws))
-        return trials_from_raws(
-            raws,
-            event_id={c: c for c in classes},
-            tmin=tmin,
-            tmax=tmax,
-            resample=resample,
-            car=car,
-            montage="standard_1005",
-            sessions=labels,
-            subject=str(subject),
-            names=names,
-            description={
-                "source": "moabb",
-                "dataset": name,
-                "subject": subject,
-            },
+    dataset = getattr(moabb.datasets, spec.name)()
+    subject = check_int("subject", subject)
+    if data_path is not None:
+        data_path = check_path_exists("data_path", data_path)
+    if subject not in dataset.subject_list:
+        raise invalid(
+            "subject",
+            f"{name} has no subject {subject}.",
+            f"Use one of {dataset.subject_list}.",
         )
+    with _data_path_env(spec.sign, data_path):
+        sessions = _get_data(dataset, spec, subject)
+    raws, labels, names = [], [], []
+    for session, runs in sessions.items():
+        for run, raw in runs.items():
+            raws.append(raw)
+            labels.append(session if spec.session_from == "session" else run)
+            names.append(f"{name} subject {subject} session {session} run {run}")
+    classes = sorted(dataset.event_id, key=dataset.event_id.get)
+    logger.info("%s subject %d: %d runs.", name, subject, len(raws))
+    return trials_from_raws(
+        raws,
+        event_id={c: c for c in classes},
+        tmin=tmin,
+        tmax=tmax,
+        resample=resample,
+        car=car,
+        montage="standard_1005",
+        sessions=labels,
+        subject=str(subject),
+        names=names,
+        description={
+            "source": "moabb",
+            "dataset": name,
+            "subject": subject,
+        },
+    )
 
 
 def _get_data(dataset: Any, spec: _DatasetSpec, subject: int) -> dict[str, Any]:

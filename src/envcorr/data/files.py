@@ -35,9 +35,9 @@ from typing import Any
 import mne
 import numpy as np
 
-from .._check import check_path_exists, invalid
-from .._io import atomic_path
-from .._logging import logger, use_log_level
+from .._utils.check import check_path_exists, invalid
+from .._utils.io import atomic_path
+from .._utils.logs import logger, verbose
 from ._epoching import check_event_id, trials_from_raws
 from ._montage import channels_without_position, ensure_positions
 from ._trials import Recordings, Trials
@@ -48,6 +48,7 @@ Montage = str | mne.channels.DigMontage | None
 _REQUIRED_NPZ = ("X", "y", "sfreq", "ch_names")
 
 
+@verbose
 def load_raw(
     path: PathLike | Sequence[PathLike],
     *,
@@ -103,24 +104,23 @@ def load_raw(
     trials : Trials
         EEG channels only, with ``continuous`` holding the recordings.
     """
-    with use_log_level(verbose):
-        paths = _paths(path)
-        event_id = check_event_id(event_id)
-        sessions = _session_labels(session, paths)
-        raws = [_read_raw(p) for p in paths]
-        return trials_from_raws(
-            raws,
-            event_id=event_id,
-            tmin=tmin,
-            tmax=tmax,
-            resample=resample,
-            car=car,
-            montage=montage,
-            sessions=sessions,
-            subject=subject,
-            names=[p.name for p in paths],
-            description={"source": "file", "files": [str(p) for p in paths]},
-        )
+    paths = _paths(path)
+    event_id = check_event_id(event_id)
+    sessions = _session_labels(session, paths)
+    raws = [_read_raw(p) for p in paths]
+    return trials_from_raws(
+        raws,
+        event_id=event_id,
+        tmin=tmin,
+        tmax=tmax,
+        resample=resample,
+        car=car,
+        montage=montage,
+        sessions=sessions,
+        subject=subject,
+        names=[p.name for p in paths],
+        description={"source": "file", "files": [str(p) for p in paths]},
+    )
 
 
 def _paths(path: Any) -> list[Path]:
@@ -167,6 +167,7 @@ def _read_raw(path: Path) -> mne.io.BaseRaw:
         ) from err
 
 
+@verbose
 def load_epochs(
     path: PathLike,
     *,
@@ -195,48 +196,47 @@ def load_epochs(
     trials : Trials
         EEG channels only; ``tmin`` from the file; no ``continuous``.
     """
-    with use_log_level(verbose):
-        path = check_path_exists("path", path)
-        event_id = check_event_id(event_id)
-        try:
-            epochs = mne.read_epochs(path, preload=True, verbose=False)
-        except (ValueError, OSError, RuntimeError, KeyError) as err:
-            raise invalid(
-                "path",
-                f"MNE could not read '{path}' as epochs ({err}).",
-                "Give an MNE epochs file (saved with epochs.save('...-epo.fif')).",
-            ) from err
-        epochs.pick("eeg", exclude=[])
-        ensure_positions(epochs, montage)
-        code_to_name = {code: name for name, code in epochs.event_id.items()}
-        if event_id is None:
-            classes = sorted(epochs.event_id, key=epochs.event_id.get)
-            event_id = {c: c for c in classes}
-        wanted = {}  # file code -> class index
-        for c, event in enumerate(event_id.values()):
-            for code, name in code_to_name.items():
-                if event in (name, str(code)):
-                    wanted[code] = c
-        codes = epochs.events[:, 2]
-        keep = np.isin(codes, list(wanted))
-        if not keep.any():
-            raise invalid(
-                "event_id",
-                f"no epochs match {event_id}. Events found: {epochs.event_id}.",
-                "Map each class to one of these event names or codes.",
-            )
-        y = np.array([wanted[c] for c in codes[keep]], dtype=np.int64)
-        _check_two_classes("event_id", y, list(event_id))
-        return Trials(
-            X=epochs.get_data(copy=True)[keep],
-            y=y,
-            class_names=list(event_id),
-            sfreq=epochs.info["sfreq"],
-            ch_names=epochs.ch_names,
-            info=epochs.info.copy(),
-            tmin=float(epochs.tmin),
-            description={"source": "epochs", "files": [str(path)]},
+    path = check_path_exists("path", path)
+    event_id = check_event_id(event_id)
+    try:
+        epochs = mne.read_epochs(path, preload=True, verbose=False)
+    except (ValueError, OSError, RuntimeError, KeyError) as err:
+        raise invalid(
+            "path",
+            f"MNE could not read '{path}' as epochs ({err}).",
+            "Give an MNE epochs file (saved with epochs.save('...-epo.fif')).",
+        ) from err
+    epochs.pick("eeg", exclude=[])
+    ensure_positions(epochs, montage)
+    code_to_name = {code: name for name, code in epochs.event_id.items()}
+    if event_id is None:
+        classes = sorted(epochs.event_id, key=epochs.event_id.get)
+        event_id = {c: c for c in classes}
+    wanted = {}  # file code -> class index
+    for c, event in enumerate(event_id.values()):
+        for code, name in code_to_name.items():
+            if event in (name, str(code)):
+                wanted[code] = c
+    codes = epochs.events[:, 2]
+    keep = np.isin(codes, list(wanted))
+    if not keep.any():
+        raise invalid(
+            "event_id",
+            f"no epochs match {event_id}. Events found: {epochs.event_id}.",
+            "Map each class to one of these event names or codes.",
         )
+    y = np.array([wanted[c] for c in codes[keep]], dtype=np.int64)
+    _check_two_classes("event_id", y, list(event_id))
+    return Trials(
+        X=epochs.get_data(copy=True)[keep],
+        y=y,
+        class_names=list(event_id),
+        sfreq=epochs.info["sfreq"],
+        ch_names=epochs.ch_names,
+        info=epochs.info.copy(),
+        tmin=float(epochs.tmin),
+        description={"source": "epochs", "files": [str(path)]},
+    )
 
 
 def _check_two_classes(name: str, y: np.ndarray, class_names: list[str]) -> None:
@@ -250,6 +250,7 @@ def _check_two_classes(name: str, y: np.ndarray, class_names: list[str]) -> None
         )
 
 
+@verbose
 def load_npz(
     path: PathLike,
     *,
@@ -272,28 +273,27 @@ def load_npz(
     -------
     trials : Trials
     """
-    with use_log_level(verbose):
-        path = check_path_exists("path", path)
+    path = check_path_exists("path", path)
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as err:
+        raise invalid(
+            "path",
+            f"'{path}' is not a readable .npz file ({err}).",
+            "Write it with numpy.savez (or envcorr's save_npz).",
+        ) from err
+    with archive:
         try:
-            archive = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as err:
+            arrays = {key: archive[key] for key in archive.files}
+        except ValueError as err:
             raise invalid(
                 "path",
-                f"'{path}' is not a readable .npz file ({err}).",
-                "Write it with numpy.savez (or envcorr's save_npz).",
+                f"'{path}' stores object arrays ({err}); trials of unequal "
+                "length cannot be stored in X.",
+                "Store X as one float array (n_trials, n_channels, n_times): "
+                "cut all trials with the same window.",
             ) from err
-        with archive:
-            try:
-                arrays = {key: archive[key] for key in archive.files}
-            except ValueError as err:
-                raise invalid(
-                    "path",
-                    f"'{path}' stores object arrays ({err}); trials of unequal "
-                    "length cannot be stored in X.",
-                    "Store X as one float array (n_trials, n_channels, n_times): "
-                    "cut all trials with the same window.",
-                ) from err
-        return _trials_from_arrays(arrays, path, montage)
+    return _trials_from_arrays(arrays, path, montage)
 
 
 def _trials_from_arrays(
@@ -361,6 +361,7 @@ def _trials_from_arrays(
     )
 
 
+@verbose
 def save_npz(
     trials: Trials,
     path: PathLike,
@@ -391,40 +392,39 @@ def save_npz(
     path : pathlib.Path
         The file written.
     """
-    with use_log_level(verbose):
-        if not isinstance(trials, Trials):
-            raise invalid("trials", f"expected a Trials object, got {type(trials)}.")
-        path = Path(path).expanduser()
-        if not path.parent.is_dir():
-            raise invalid(
-                "path",
-                f"the folder '{path.parent}' does not exist.",
-                "Create it first or write elsewhere.",
-            )
-        arrays: dict[str, Any] = {
-            "X": trials.X,
-            "y": trials.y,
-            "sfreq": np.float64(trials.sfreq),
-            "ch_names": np.asarray(trials.ch_names),
-            "class_names": np.asarray(trials.class_names),
-            "tmin": np.float64(trials.tmin),
-            "description": json.dumps(trials.description, default=str),
-        }
-        for name in ("session", "subject"):
-            if getattr(trials, name) is not None:
-                arrays[name] = getattr(trials, name)
-        if trials.info is not None and not channels_without_position(trials.info):
-            pos = trials.info.get_montage().get_positions()["ch_pos"]
-            arrays["ch_pos"] = np.array([pos[c] for c in trials.ch_names])
-        if continuous and trials.continuous is not None:
-            for k, rec in enumerate(trials.continuous.data):
-                arrays[f"continuous_{k}"] = rec
-            arrays["continuous_segment"] = trials.continuous.segment
-            arrays["continuous_onset"] = trials.continuous.onset
-        with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-        logger.info("Wrote %d trials to %s", trials.n_trials, path)
-        return path
+    if not isinstance(trials, Trials):
+        raise invalid("trials", f"expected a Trials object, got {type(trials)}.")
+    path = Path(path).expanduser()
+    if not path.parent.is_dir():
+        raise invalid(
+            "path",
+            f"the folder '{path.parent}' does not exist.",
+            "Create it first or write elsewhere.",
+        )
+    arrays: dict[str, Any] = {
+        "X": trials.X,
+        "y": trials.y,
+        "sfreq": np.float64(trials.sfreq),
+        "ch_names": np.asarray(trials.ch_names),
+        "class_names": np.asarray(trials.class_names),
+        "tmin": np.float64(trials.tmin),
+        "description": json.dumps(trials.description, default=str),
+    }
+    for name in ("session", "subject"):
+        if getattr(trials, name) is not None:
+            arrays[name] = getattr(trials, name)
+    if trials.info is not None and not channels_without_position(trials.info):
+        pos = trials.info.get_montage().get_positions()["ch_pos"]
+        arrays["ch_pos"] = np.array([pos[c] for c in trials.ch_names])
+    if continuous and trials.continuous is not None:
+        for k, rec in enumerate(trials.continuous.data):
+            arrays[f"continuous_{k}"] = rec
+        arrays["continuous_segment"] = trials.continuous.segment
+        arrays["continuous_onset"] = trials.continuous.onset
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    logger.info("Wrote %d trials to %s", trials.n_trials, path)
+    return path
 
 
 def is_epochs_file(path: Path) -> bool:

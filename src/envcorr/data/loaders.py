@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .._check import invalid
+from .._utils.check import invalid
 from ._trials import Trials
 from .datasets import DATASETS, load_moabb, resolve_dataset_name
 from .files import is_epochs_file, load_epochs, load_npz, load_raw

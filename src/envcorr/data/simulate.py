@@ -1,7 +1,7 @@
 """A simulated motor-imagery dataset shaped like BCI Competition IV 2a.
 
 The simulation gives a known answer for the envelope–class correlation
-(METHOD.md, step 9) and a dataset that trains in minutes without downloads.
+(docs/method.md, step 9) and a dataset that trains in minutes without downloads.
 
 Model
 -----
@@ -47,8 +47,8 @@ import numpy as np
 import pandas as pd
 from scipy import fft as sp_fft
 
-from .._check import check_int, check_positive_float, invalid
-from .._logging import logger, use_log_level
+from .._utils.check import check_int, check_positive_float, invalid
+from .._utils.logs import logger, verbose
 from ._montage import STANDARD_MONTAGE, standard_montage
 from ._trials import Recordings, Trials
 
@@ -235,6 +235,7 @@ def _add_trial_windows(
     target[a:b] += weight * window
 
 
+@verbose
 def simulate_motor_imagery(
     *,
     seed: int = 0,
@@ -313,17 +314,16 @@ def simulate_motor_imagery(
             f"{n_runs} runs for {n_trials_per_class * len(CLASS_NAMES)} trials.",
             "Use at most one run per trial.",
         )
-    with use_log_level(verbose):
-        return _simulate(
-            seed=seed,
-            n_trials_per_class=n_trials_per_class,
-            n_sessions=n_sessions,
-            n_runs=n_runs,
-            sfreq=sfreq,
-            tmin=tmin,
-            tmax=tmax,
-            effect_scale=effect_scale,
-        )
+    return _simulate(
+        seed=seed,
+        n_trials_per_class=n_trials_per_class,
+        n_sessions=n_sessions,
+        n_runs=n_runs,
+        sfreq=sfreq,
+        tmin=tmin,
+        tmax=tmax,
+        effect_scale=effect_scale,
+    )
 
 
 def _simulate(
