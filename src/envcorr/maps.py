@@ -53,10 +53,11 @@ if TYPE_CHECKING:
     import xarray as xr
 
 # Working memory per batch: band power, its float64 cumulative sum, window
-# averages, each network's activations and intermediate outputs. On CPU a
-# small budget is also the fastest (the working set stays in cache): on W1 of
-# the benchmark, 8 trials per batch take 3.4 s and +110 MB, 37 trials 4.0 s
-# and +340 MB. GPUs want larger batches.
+# averages, and the activations and intermediate outputs of one network at a
+# time (networks run one after another). On CPU a small budget is also the
+# fastest (the working set stays in cache): on W1 of the benchmark, 8 trials
+# per batch take 3.4 s and +110 MB, 37 trials 4.0 s and +340 MB. GPUs want
+# larger batches.
 _BATCH_BYTES = {"cpu": 64 * 2**20, "cuda": 512 * 2**20}
 _MAX_BATCH = 64
 
@@ -217,7 +218,7 @@ def compute_maps(
     n_feat = len(bands) * n_chans
     if batch_size is None:
         units_times = sum(g.n_units * g.n_out for g in geometry)
-        per_trial = 20 * n_feat * n_times + 6 * len(nets) * units_times
+        per_trial = 20 * n_feat * n_times + 12 * units_times
         budget = _BATCH_BYTES.get(dev.type, _BATCH_BYTES["cpu"])
         batch_size = int(np.clip(budget // per_trial, 1, _MAX_BATCH))
     batch_size = check_int("batch_size", batch_size, minimum=1)
