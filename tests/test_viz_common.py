@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
+from _figures import close_figures  # noqa: F401
 from _results_fixture import make_results
 from envcorr._utils.check import InvalidInputError
 from envcorr.viz._common import (
@@ -18,14 +18,6 @@ from envcorr.viz._common import (
     seq_vlim,
     sym_vlim,
 )
-
-matplotlib.use("Agg")  # never open windows
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def test_grid_axes_shapes():

@@ -7,7 +7,6 @@ import io
 import os
 from collections import Counter
 
-import matplotlib
 import matplotlib.image as mpimg
 import matplotlib.pyplot as plt
 import numpy as np
@@ -15,11 +14,10 @@ import pytest
 from matplotlib.figure import Figure
 
 import envcorr.viz.figures as figures
+from _figures import close_figures  # noqa: F401
 from _results_fixture import make_results
 from envcorr._utils.check import InvalidInputError
 from envcorr.viz import RenderedFigure, draw_figures, plot_layer_band_grid, save_figures
-
-matplotlib.use("Agg")  # never open windows
 
 PNG = b"\x89PNG\r\n\x1a\n"
 STEMS = [
@@ -42,12 +40,6 @@ def micro(tiny):
     """One band, one layer, two classes, two units: every figure, few maps."""
     classes = {"class": ["left_hand", "right_hand"]}
     return tiny.sel(classes).isel(unit=[0, 1])
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 @pytest.fixture(scope="module")

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
+from _figures import close_figures  # noqa: F401
 from _results_fixture import make_results
 from envcorr._utils.check import InvalidInputError
 from envcorr.viz import plot_depth_profile
-
-matplotlib.use("Agg")  # never open windows
 
 YLABEL = "mean |r| over units and channels"
 
@@ -19,12 +17,6 @@ YLABEL = "mean |r| over units and channels"
 @pytest.fixture(scope="module")
 def ds():
     return make_results()  # 3 layers, 3 bands, 4 classes, 22 channels
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def check_lines(ax, ds, band):

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
+from _figures import clim, close_figures, colorbar_axes, map_axes  # noqa: F401
 from _results_fixture import make_results
 from envcorr._utils.check import InvalidInputError
 from envcorr.viz import plot_class_maps, plot_layer_band_grid
-
-matplotlib.use("Agg")  # never open windows
 
 KINDS = ["diff_abs", "diff", "trained_abs", "untrained_abs", "trained", "untrained"]
 
@@ -29,30 +27,6 @@ def small():
 @pytest.fixture(scope="module")
 def tiny():
     return make_results(n_layers=1, bands={"alpha": (7.0, 13.0)})
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
-def map_axes(fig):
-    """Scalp-map axes (those holding an image) as {(row, col): axes}."""
-    out = {}
-    for ax in fig.axes:
-        if ax.images:
-            spec = ax.get_subplotspec()
-            out[(spec.rowspan.start, spec.colspan.start)] = ax
-    return out
-
-
-def colorbar_axes(fig):
-    return [ax for ax in fig.axes if not ax.images]
-
-
-def clim(ax):
-    return tuple(float(v) for v in ax.images[0].get_clim())
 
 
 # --------------------------------------------------------------------------

@@ -2,45 +2,19 @@
 
 from __future__ import annotations
 
-import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
+from _figures import clim, close_figures, colorbar_axes, map_axes  # noqa: F401
 from _results_fixture import make_results
 from envcorr._utils.check import InvalidInputError
 from envcorr.viz import plot_top_units
-
-matplotlib.use("Agg")  # never open windows
 
 
 @pytest.fixture(scope="module")
 def ds():
     return make_results()  # 3 layers, 3 bands, 4 classes, 22 channels
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
-def map_axes(fig):
-    """Scalp-map axes (those holding an image) as {(row, col): axes}."""
-    out = {}
-    for ax in fig.axes:
-        if ax.images:
-            spec = ax.get_subplotspec()
-            out[(spec.rowspan.start, spec.colspan.start)] = ax
-    return out
-
-
-def colorbar_axes(fig):
-    return [ax for ax in fig.axes if not ax.images]
-
-
-def clim(ax):
-    return tuple(float(v) for v in ax.images[0].get_clim())
 
 
 def test_top_units_ranking_and_titles(ds):
