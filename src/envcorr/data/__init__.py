@@ -9,9 +9,11 @@ __getattr__, __dir__, __all__ = _lazy.attach(
     __name__,
     submod_attrs={
         "_trials": ["Recordings", "Trials", "concatenate_trials"],
+        "bci_iv_2a": ["load_bci_iv_2a"],
         "datasets": ["DATASETS", "load_moabb"],
         "files": ["load_epochs", "load_npz", "load_raw", "save_npz"],
-        "loaders": ["load_data"],
+        "loaders": ["Loader", "load_data", "loader_for"],
+        "physionet": ["load_physionet_mi"],
         "simulate": [
             "BCI_IV_2A_CH_NAMES",
             "CLASS_NAMES",

@@ -11,6 +11,7 @@ import numpy as np
 
 from .._utils.check import check_positive_float, invalid
 from .._utils.logs import logger
+from ._channels import log_renames, standardize_channels
 from ._montage import ensure_positions
 from ._trials import Recordings, Trials
 
@@ -129,8 +130,9 @@ def trials_from_raws(
 ) -> Trials:
     """Cut ``[tmin, tmax)`` around the class events of each continuous recording.
 
-    Each raw is modified in place: EEG channels picked, positions set,
-    resampled, re-referenced. Events come from annotations, or from stim
+    Each raw is modified in place: EEG channels picked, their names spelled as
+    in the standard 10-05 montage (logged once), positions set, resampled,
+    re-referenced. Events come from annotations, or from stim
     channels (described by their code) when no annotation matches.
 
     Parameters
@@ -148,7 +150,7 @@ def trials_from_raws(
     tmin, tmax = check_window(tmin, tmax)
     if resample is not None:
         resample = check_positive_float("resample", resample)
-    prepared, found = [], []
+    prepared, found, renames = [], [], {}
     for raw, name in zip(raws, names, strict=True):
         raw.load_data(verbose=False)
         if not _descriptions(raw):
@@ -163,12 +165,14 @@ def trials_from_raws(
                 "Set the channel types, e.g. raw.set_channel_types({...}).",
             )
         raw.pick(picks)
+        renames.update(standardize_channels(raw, where=name, log=False))
         ensure_positions(raw, montage)
         if resample is not None and raw.info["sfreq"] != resample:
             raw.resample(resample, verbose=False)
         if car:
             raw.set_eeg_reference("average", projection=False, verbose=False)
         prepared.append(raw)
+    log_renames(renames)
 
     rates = {raw.info["sfreq"] for raw in prepared}
     if len(rates) > 1:

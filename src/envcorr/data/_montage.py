@@ -7,13 +7,36 @@ import numpy as np
 
 from .._utils.check import invalid
 
-# MNE 1.13 renamed "standard_1005" to "colin27_1005" (same positions) and
-# deprecated the old name; older MNE versions only know the old one.
-STANDARD_MONTAGE = (
-    "colin27_1005"
-    if "colin27_1005" in mne.channels.get_builtin_montages()
-    else "standard_1005"
-)
+_BUILTIN = set(mne.channels.get_builtin_montages())
+
+# MNE 1.13 renamed the "standard_*" montages to "colin27_*" (same positions)
+# and deprecated the old names; older MNE versions only know the old ones.
+# Users may still write the old names; MNE only ever gets the new ones.
+_RENAMED = {
+    old: old.replace("standard_", "colin27_")
+    for old in (
+        "standard_1005",
+        "standard_1020",
+        "standard_alphabetic",
+        "standard_postfixed",
+        "standard_prefixed",
+        "standard_primed",
+    )
+}
+
+
+def montage_name(name: str) -> str:
+    """The name MNE should be given for the built-in montage ``name``.
+
+    A name deprecated in MNE 1.13 (``"standard_1005"``) becomes its
+    replacement (``"colin27_1005"``) when this MNE has it.
+    """
+    new = _RENAMED.get(name)
+    return new if new is not None and new in _BUILTIN else name
+
+
+#: The standard 10-05 montage's name for this MNE version.
+STANDARD_MONTAGE = montage_name("standard_1005")
 
 
 def standard_montage() -> mne.channels.DigMontage:
@@ -25,7 +48,7 @@ def _resolve(montage: str | mne.channels.DigMontage) -> mne.channels.DigMontage:
     if isinstance(montage, mne.channels.DigMontage):
         return montage
     if isinstance(montage, str):
-        name = STANDARD_MONTAGE if montage == "standard_1005" else montage
+        name = montage_name(montage)
         known = mne.channels.get_builtin_montages()
         if name not in known:
             raise invalid(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 from .._utils.check import check_int, check_path_exists, invalid
 from .._utils.logs import logger, verbose
 from ._epoching import trials_from_raws
+from ._montage import STANDARD_MONTAGE
 from ._trials import Trials
 
 
@@ -51,12 +53,21 @@ DATASETS = {
 }
 
 
+#: Datasets read from local files without MOABB (:mod:`.physionet`).
+LOCAL_DATASETS = ("PhysionetMI",)
+
+
 def resolve_dataset_name(name: Any) -> str | None:
-    """The MOABB class name for ``name`` (case and ``-``/``_`` insensitive)."""
+    """The dataset's name for ``name`` (case and ``-``/``_`` insensitive).
+
+    A key of :data:`DATASETS` (MOABB) or of :data:`LOCAL_DATASETS`
+    (``"physionet_mi"``, ``"PhysionetMI"`` → ``"PhysionetMI"``); None if
+    ``name`` is neither.
+    """
     if not isinstance(name, str):
         return None
-    key = name.replace("-", "").replace("_", "").lower()
-    for known in DATASETS:
+    key = name.replace("-", "").replace("_", "").replace(" ", "").lower()
+    for known in (*DATASETS, *LOCAL_DATASETS):
         if known.replace("_", "").lower() == key:
             return known
     return None
@@ -144,6 +155,13 @@ def load_moabb(
         Classes are the dataset's events in the order of their codes.
     """
     name = resolve_dataset_name(dataset_name)
+    if name in LOCAL_DATASETS:
+        raise invalid(
+            "dataset_name",
+            f"{name} is not loaded through MOABB.",
+            "Use envcorr.data.load_physionet_mi(subject) or "
+            "load_data('physionet_mi', subject=...).",
+        )
     if name is None:
         raise invalid(
             "dataset_name",
@@ -180,7 +198,7 @@ def load_moabb(
         tmax=tmax,
         resample=resample,
         car=car,
-        montage="standard_1005",
+        montage=STANDARD_MONTAGE,
         sessions=labels,
         subject=str(subject),
         names=names,
@@ -195,7 +213,12 @@ def load_moabb(
 def _get_data(dataset: Any, spec: _DatasetSpec, subject: int) -> dict[str, Any]:
     """``dataset.get_data`` for one subject, with a usable error when offline."""
     try:
-        return dataset.get_data(subjects=[subject])[subject]
+        with warnings.catch_warnings():
+            # MOABB's own readers still use MNE's deprecated montage names.
+            warnings.filterwarnings(
+                "ignore", "Montage name 'standard_", category=FutureWarning
+            )
+            return dataset.get_data(subjects=[subject])[subject]
     except Exception as err:
         missing = [(u, p) for u, p in _local_files(spec, subject) if not p.is_file()]
         if not missing:

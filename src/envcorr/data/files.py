@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,11 +36,18 @@ from typing import Any
 import mne
 import numpy as np
 
-from .._utils.check import check_path_exists, invalid
+from .._utils.check import InvalidInputError, check_path_exists, invalid
 from .._utils.io import atomic_path
 from .._utils.logs import logger, verbose
+from ._channels import (
+    check_unique_ch_names,
+    log_renames,
+    read_checking_duplicates,
+    standard_ch_names,
+    standardize_channels,
+)
 from ._epoching import check_event_id, trials_from_raws
-from ._montage import channels_without_position, ensure_positions
+from ._montage import STANDARD_MONTAGE, channels_without_position, ensure_positions
 from ._trials import Recordings, Trials
 
 PathLike = str | os.PathLike
@@ -57,7 +65,7 @@ def load_raw(
     tmax: float = 4.0,
     resample: float | None = None,
     car: bool = False,
-    montage: Montage = "standard_1005",
+    montage: Montage = STANDARD_MONTAGE,
     session: str | Sequence[str] | None = None,
     subject: str | None = None,
     verbose: bool | str | int | None = None,
@@ -90,7 +98,9 @@ def load_raw(
         Re-reference to the common average of the EEG channels.
     montage : str | mne.channels.DigMontage | None
         Positions for channels the file has none for (names matched
-        case-insensitively). None does not require positions.
+        case-insensitively). None does not require positions. The default is
+        the standard 10-05 montage (``"standard_1005"`` is accepted and given
+        to MNE under its current name, ``"colin27_1005"`` since MNE 1.13).
     session : str | sequence of str | None
         Session label for all files, or one per file. Default: none for one
         file, the file names (without extension) for several.
@@ -102,7 +112,9 @@ def load_raw(
     Returns
     -------
     trials : Trials
-        EEG channels only, with ``continuous`` holding the recordings.
+        EEG channels only, with ``continuous`` holding the recordings. Channel
+        names are spelled as in the standard 10-05 montage (``"Fc5."`` →
+        ``"FC5"``, ``"EEG-Fz"`` → ``"Fz"``, ``"FP1"`` → ``"Fp1"``; others kept).
     """
     paths = _paths(path)
     event_id = check_event_id(event_id)
@@ -128,7 +140,19 @@ def _paths(path: Any) -> list[Path]:
     paths = list(path) if many else [path]
     if not paths:
         raise invalid("path", "no files given (empty list).")
-    return [check_path_exists("path", p) for p in paths]
+    return [check_not_empty("path", check_path_exists("path", p)) for p in paths]
+
+
+def check_not_empty(name: str, path: Path) -> Path:
+    """Raise if the file ``path`` holds zero bytes (an interrupted copy)."""
+    if path.is_file() and path.stat().st_size == 0:
+        raise invalid(
+            name,
+            f"'{path}' is empty (0 bytes); the copy or download that made it was "
+            "probably interrupted.",
+            "Copy or write the file again.",
+        )
+    return path
 
 
 def _session_labels(session: Any, paths: list[Path]) -> list[str] | None:
@@ -154,13 +178,27 @@ def _stem(path: Path) -> str:
     return path.stem
 
 
+def _short(err: BaseException) -> str:
+    """``Type: first line of the message`` (parsers may quote binary garbage)."""
+    lines = str(err).strip().splitlines()
+    text = lines[0] if lines else ""
+    if len(text) > 160:
+        text = text[:160] + "..."
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
 def _read_raw(path: Path) -> mne.io.BaseRaw:
     try:
-        return mne.io.read_raw(path, preload=True, verbose=False)
-    except (ValueError, OSError, RuntimeError, KeyError) as err:
+        return read_checking_duplicates(
+            lambda: mne.io.read_raw(path, preload=True, verbose=False),
+            where=f"'{path}'",
+        )
+    except InvalidInputError:
+        raise
+    except Exception as err:  # any parser failure means: not a readable file
         raise invalid(
             "path",
-            f"MNE could not read '{path}' as a raw recording ({err}).",
+            f"MNE could not read '{path}' as a raw recording ({_short(err)}).",
             "Use a format that mne.io.read_raw supports (GDF, EDF, BDF, FIF, "
             "BrainVision .vhdr, EEGLAB .set, ...), load_epochs for -epo.fif, or "
             "load_npz for .npz.",
@@ -172,7 +210,7 @@ def load_epochs(
     path: PathLike,
     *,
     event_id: Mapping[str, int | str] | None = None,
-    montage: Montage = "standard_1005",
+    montage: Montage = STANDARD_MONTAGE,
     verbose: bool | str | int | None = None,
 ) -> Trials:
     """Load trials from an MNE epochs file (``-epo.fif``).
@@ -194,19 +232,26 @@ def load_epochs(
     Returns
     -------
     trials : Trials
-        EEG channels only; ``tmin`` from the file; no ``continuous``.
+        EEG channels only, names in 10-05 spelling (as :func:`load_raw`);
+        ``tmin`` from the file; no ``continuous``.
     """
-    path = check_path_exists("path", path)
+    path = check_not_empty("path", check_path_exists("path", path))
     event_id = check_event_id(event_id)
     try:
-        epochs = mne.read_epochs(path, preload=True, verbose=False)
-    except (ValueError, OSError, RuntimeError, KeyError) as err:
+        epochs = read_checking_duplicates(
+            lambda: mne.read_epochs(path, preload=True, verbose=False),
+            where=f"'{path}'",
+        )
+    except InvalidInputError:
+        raise
+    except Exception as err:  # any parser failure means: not a readable file
         raise invalid(
             "path",
-            f"MNE could not read '{path}' as epochs ({err}).",
+            f"MNE could not read '{path}' as epochs ({_short(err)}).",
             "Give an MNE epochs file (saved with epochs.save('...-epo.fif')).",
         ) from err
     epochs.pick("eeg", exclude=[])
+    standardize_channels(epochs, where=f"'{path}'")
     ensure_positions(epochs, montage)
     code_to_name = {code: name for name, code in epochs.event_id.items()}
     if event_id is None:
@@ -254,7 +299,7 @@ def _check_two_classes(name: str, y: np.ndarray, class_names: list[str]) -> None
 def load_npz(
     path: PathLike,
     *,
-    montage: Montage = "standard_1005",
+    montage: Montage = STANDARD_MONTAGE,
     verbose: bool | str | int | None = None,
 ) -> Trials:
     """Load trials from a ``.npz`` file (layout in the module docstring).
@@ -273,15 +318,22 @@ def load_npz(
     -------
     trials : Trials
     """
-    path = check_path_exists("path", path)
+    path = check_not_empty("path", check_path_exists("path", path))
     try:
         archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as err:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
         raise invalid(
             "path",
-            f"'{path}' is not a readable .npz file ({err}).",
+            f"'{path}' is not a readable .npz file ({_short(err)}).",
             "Write it with numpy.savez (or envcorr's save_npz).",
         ) from err
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise invalid(
+            "path",
+            f"'{path}' holds a single array ({archive.shape}), not a .npz archive.",
+            "Write the trials with numpy.savez(path, X=..., y=..., sfreq=..., "
+            "ch_names=...) (or envcorr's save_npz).",
+        )
     with archive:
         try:
             arrays = {key: archive[key] for key in archive.files}
@@ -322,8 +374,11 @@ def _trials_from_arrays(
             "Store y as indices 0..n_classes-1, or leave class_names out.",
         )
     _check_two_classes("y", y, class_names)
-    sfreq = float(arrays["sfreq"])
-    ch_names = [str(c) for c in arrays["ch_names"]]
+    sfreq = _npz_sfreq(arrays["sfreq"])
+    ch_names = _npz_ch_names(arrays["ch_names"], path)
+    description = {"source": "npz", "files": [str(path)]}
+    if "description" in arrays:
+        description = {**_npz_description(arrays["description"]), **description}
     info = mne.create_info(ch_names, sfreq, ch_types="eeg")
     if "ch_pos" in arrays:
         pos = np.asarray(arrays["ch_pos"], dtype=float)
@@ -343,9 +398,6 @@ def _trials_from_arrays(
             arrays["continuous_segment"],
             arrays["continuous_onset"],
         )
-    description = {"source": "npz", "files": [str(path)]}
-    if "description" in arrays:
-        description = {**json.loads(str(arrays["description"])), **description}
     return Trials(
         X=arrays["X"],
         y=y,
@@ -359,6 +411,52 @@ def _trials_from_arrays(
         continuous=continuous,
         description=description,
     )
+
+
+def _npz_sfreq(value: np.ndarray) -> float:
+    arr = np.asarray(value)
+    fix = "Store sfreq as one positive number in Hz, e.g. sfreq=np.float64(250.0)."
+    if arr.size != 1 or not np.issubdtype(arr.dtype, np.number):
+        raise invalid(
+            "sfreq", f"expected one number, got {arr.dtype} of shape {arr.shape}.", fix
+        )
+    out = float(arr.reshape(()))
+    if not np.isfinite(out) or out <= 0:
+        raise invalid("sfreq", f"{out:g} Hz is not a positive sampling rate.", fix)
+    return out
+
+
+def _npz_ch_names(value: np.ndarray, path: Path) -> list[str]:
+    arr = np.asarray(value)
+    if arr.ndim != 1:
+        raise invalid(
+            "ch_names",
+            f"expected a 1-D array of names, got shape {arr.shape}.",
+            "Store one name per channel, e.g. ch_names=np.array(['C3', 'Cz']).",
+        )
+    ch_names = [str(c) for c in arr]
+    check_unique_ch_names(ch_names, where=f"'{path}'")
+    renames = standard_ch_names(ch_names, where=f"'{path}'")
+    log_renames(renames)
+    return [renames.get(c, c) for c in ch_names]
+
+
+def _npz_description(value: np.ndarray) -> dict[str, Any]:
+    fix = (
+        "Store a JSON object as a string, e.g. "
+        "description=json.dumps({'dataset': 'mine'}), or leave it out."
+    )
+    try:
+        out = json.loads(str(np.asarray(value)))
+    except ValueError as err:
+        raise invalid("description", f"not valid JSON ({err}).", fix) from None
+    if not isinstance(out, dict):
+        raise invalid(
+            "description",
+            f"expected a JSON object, got a {type(out).__name__}.",
+            fix,
+        )
+    return out
 
 
 @verbose
