@@ -289,6 +289,17 @@ def _run(net, X, **kw):
             r"'layers'.*unknown.*Valid names are: select, bandpass",
         ),
         (dict(y=np.array([0, 1, 0])), r"'y'.*3 labels.*for 4 trials"),
+        (
+            dict(y=np.array([1, 1, 1, 1])),
+            r"'y'.*all 4 trials are of one class \('1'\).*at least two classes.*"
+            r"y=None to skip",
+        ),
+        (
+            dict(y=np.array(["left"] * 4), class_names=["left", "right"]),
+            r"'y'.*one class \('left'\)",
+        ),
+        (dict(y=np.array([0.0, 1.0, np.nan, 0.0])), r"'y'.*NaN or Inf label"),
+        (dict(y=np.array([0.0, 1.0, 0.5, 0.0])), r"'y'.*whole numbers"),
         (dict(ch_names=["a", "b"]), r"'ch_names'.*2 names for 4 channels"),
         (dict(square="middle"), r"'square'.*'before', 'after'"),
         (dict(filter_method="fir"), r"'filter_method'.*'auto', 'fft', 'sosfiltfilt'"),
@@ -305,6 +316,26 @@ def _run(net, X, **kw):
 def test_bad_input_names_the_parameter(small, change, match):
     with pytest.raises(InvalidInputError, match=match):
         _run(*small, **change)
+
+
+def test_whole_float_labels_count_as_class_indices(small):
+    net, X = small
+    y = np.array([0, 1, 1, 0])
+    as_int = _run(net, X, y=y, class_names=["left", "right"])
+    as_float = _run(net, X, y=y.astype(float), class_names=["left", "right"])
+    np.testing.assert_array_equal(as_float.class_corr, as_int.class_corr)
+    assert list(as_float["class"].values) == ["left", "right"]
+
+
+def test_default_bands_adapt_to_a_low_sampling_rate(small, caplog):
+    net, X = small
+    with caplog.at_level("WARNING", logger="envcorr"):
+        ds = _run(net, X, sfreq=150.0, bands=None, verbose="WARNING")
+    assert list(ds.band.values) == ["delta", "theta", "alpha", "beta", "low_gamma"]
+    assert "default band high_gamma (71-91 Hz)" in caplog.text
+    assert "Nyquist frequency (75 Hz for sfreq=150 Hz)" in caplog.text
+    with pytest.raises(InvalidInputError, match=r"'bands'.*91 Hz is at or above"):
+        _run(net, X, sfreq=150.0, bands={"high_gamma": (71.0, 91.0)})
 
 
 def test_nan_in_X(small):

@@ -75,7 +75,7 @@ def test_analytic_and_probed_fields_agree_for_every_deep4_module(deep4):
 @pytest.mark.parametrize("seed", [3, 14, 16])
 def test_probe_sees_the_whole_field_of_relu_networks(seed):
     """With these weights some edge samples reach the probed output through no
-    active ReLU on the first probe's two trials; the second probe finds them."""
+    active ReLU on the first probe's trial; the second probe finds them."""
     torch.manual_seed(seed)
     net = nn.Sequential(
         nn.Conv1d(2, 4, 5), nn.ReLU(), nn.MaxPool1d(2), nn.Conv1d(4, 3, 3), nn.ReLU()
@@ -148,3 +148,45 @@ def test_structure_sees_kernels_and_shapes_not_weights():
     assert not torch.equal(a[0].weight, b[0].weight)
     assert structure(a) == structure(b)
     assert structure(a) != structure(c)
+
+
+class Reverse(nn.Module):
+    """Reverses time: no kernel, no change of length, invisible to the module
+    walk and the shapes."""
+
+    def forward(self, x):
+        return x.flip(-1)
+
+
+def test_probe_catches_a_layer_that_reverses_time():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv1d(2, 4, 5), Reverse(), nn.Conv1d(4, 3, 3))
+    # 63 samples: 57 outputs of field 7, the middle one (28) sees 28 .. 34 as an
+    # aligned layer's would; the first sees the last inputs 56 .. 62
+    x = torch.randn(1, 2, 63, requires_grad=True)
+    (grad,) = torch.autograd.grad(net(x)[0, :, 28].sum(), x)
+    assert torch.nonzero(grad.abs().sum(dim=(0, 1))).flatten().tolist() == list(
+        range(28, 35)
+    )
+    with pytest.raises(
+        InvalidInputError,
+        match=r"Layer '2': output sample 0 \(of 57\) depends on input samples "
+        r"56 \.\. 62, not on 0 \.\. 6.*reversing time",
+    ):
+        layer_geometry(net, 63, ["2"], n_chans=2)
+
+
+def test_probe_checks_the_first_middle_and_last_sample(monkeypatch):
+    import envcorr.nn.geometry as geometry
+
+    probed = []
+    original = geometry._support_is_field
+
+    def spy(grad, geo, t):
+        probed.append((geo.name, t))
+        return original(grad, geo, t)
+
+    monkeypatch.setattr(geometry, "_support_is_field", spy)
+    net = nn.Sequential(nn.Conv1d(2, 4, 5), nn.Tanh(), nn.Conv1d(4, 3, 3))
+    layer_geometry(net, 64, ["0", "2"], n_chans=2)
+    assert probed == [("0", 0), ("0", 30), ("0", 59), ("2", 0), ("2", 29), ("2", 57)]

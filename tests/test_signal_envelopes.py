@@ -104,3 +104,11 @@ def test_nan_in_X_is_rejected():
     X[1, 2, 17] = np.nan
     with pytest.raises(InvalidInputError, match=r"'X'.*NaN or Inf.*\(1, 2, 17\)"):
         band_envelopes(X, SFREQ)
+
+
+def test_default_bands_adapt_to_the_sampling_rate():
+    X = sine(10.0, 1.0, n_times=300)
+    assert band_envelopes(X, SFREQ).shape == (6, 2, 3, 300)
+    assert band_envelopes(X, 150.0).shape == (5, 2, 3, 300)  # without high gamma
+    with pytest.raises(InvalidInputError, match=r"'bands'.*91 Hz is at or above"):
+        band_envelopes(X, 150.0, bands={"high_gamma": (71.0, 91.0)})

@@ -17,6 +17,7 @@ from envcorr._utils.check import (
     check_ch_names,
     check_instance,
     check_int,
+    check_labels,
     check_non_negative_float,
     check_option,
     check_path_exists,
@@ -294,6 +295,85 @@ def test_check_bands_rejects_invalid_edges(edges):
 def test_check_bands_uses_given_name():
     with pytest.raises(InvalidInputError, match="'my_bands' parameter"):
         check_bands({"b": (5, 1)}, 250, name="my_bands")
+
+
+# --------------------------------------------------------------------------
+# check_labels
+# --------------------------------------------------------------------------
+def test_check_labels_integers_and_strings():
+    y, names = check_labels([1, 0, 2, 1], None, 4)
+    assert y.dtype == np.int64 and y.tolist() == [1, 0, 2, 1]
+    assert names == ["0", "1", "2"]
+    y, names = check_labels(np.array(["r", "l", "r"]), None, 3)
+    assert y.tolist() == [1, 0, 1] and names == ["l", "r"]
+    y, names = check_labels(["r", "l", "r"], ["r", "l", "feet"], 3)
+    assert y.tolist() == [0, 1, 0] and names == ["r", "l", "feet"]
+
+
+def test_check_labels_accepts_whole_floats_as_class_indices():
+    y, names = check_labels(np.array([1.0, 0.0, 2.0]), ["a", "b", "c"], 3)
+    assert y.dtype == np.int64 and y.tolist() == [1, 0, 2]
+    assert names == ["a", "b", "c"]
+    assert check_labels([0.0, 1.0], None, 2)[1] == ["0", "1"]
+
+
+@pytest.mark.parametrize(
+    ("y", "match"),
+    [
+        (
+            np.array([0.0, np.nan, 1.0]),
+            r"'y' parameter: 1 NaN or Inf label\(s\), the first at trial 1\.",
+        ),
+        (
+            np.array([0.0, 1.0, np.inf]),
+            r"'y' parameter: 1 NaN or Inf label\(s\), the first at trial 2",
+        ),
+        (
+            np.array(["l", None, "r"], dtype=object),
+            r"'y' parameter: 1 missing label\(s\) \(None or NaN\), the first at "
+            r"trial 1",
+        ),
+        (
+            np.array(["l", "r", float("nan")], dtype=object),
+            r"'y' parameter: 1 missing label\(s\).*trial 2",
+        ),
+        (
+            np.array([0.0, 1.5, 1.0]),
+            r"'y' parameter: float labels must be whole numbers .*1\.5 at trial 1",
+        ),
+    ],
+)
+def test_check_labels_rejects_missing_and_fractional_labels(y, match):
+    with pytest.raises(InvalidInputError, match=match):
+        check_labels(y, None, 3)
+
+
+@pytest.mark.parametrize(
+    ("y", "names", "seen"),
+    [
+        ([1, 1, 1], None, "'1'"),
+        ([0, 0, 0], ["left", "right"], "'left'"),
+        (["r", "r", "r"], None, "'r'"),
+        ([2.0, 2.0, 2.0], None, "'2'"),
+    ],
+)
+def test_check_labels_needs_two_classes(y, names, seen):
+    with pytest.raises(
+        InvalidInputError,
+        match=rf"'y' parameter: all 3 trials are of one class \({seen}\): the "
+        r"envelope-class correlation needs trials of at least two classes\. .*"
+        r"y=None to skip",
+    ):
+        check_labels(y, names, 3)
+
+
+def test_check_labels_rejects_wrong_length_and_range():
+    with pytest.raises(InvalidInputError, match=r"'y'.*3 labels.*for 4 trials"):
+        check_labels([0, 1, 0], None, 4)
+    with pytest.raises(InvalidInputError, match=r"'y'.*must lie in \[0, 1\]"):
+        check_labels([0, 2, 1], ["a", "b"], 3)
+    with pytest.raises(InvalidInputError, match=r"'labels'.*\['x'\] are not in"):
+        check_labels(["a", "x"], ["a", "b"], 2, name="labels")
 
 
 # --------------------------------------------------------------------------

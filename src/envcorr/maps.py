@@ -25,9 +25,9 @@ from torch import nn
 from ._utils.check import (
     InvalidInputError,
     check_array,
-    check_bands,
     check_ch_names,
     check_int,
+    check_labels,
     check_option,
     check_positive_float,
     invalid,
@@ -43,7 +43,7 @@ from .nn.fast import inference_copy
 from .nn.geometry import LayerGeometry, check_layers, layer_geometry, structure
 from .nn.layers import default_layers
 from .results import assemble_maps
-from .signal.bands import DEFAULT_BANDS
+from .signal.bands import bands_for
 from .signal.correlations import PooledCorrelation, one_hot_over_time
 from .signal.envelopes import FILTER_METHODS, EnvelopeComputer
 from .signal.windows import WindowAverages
@@ -72,7 +72,7 @@ def compute_maps(
     ch_names: Sequence[str],
     y: np.ndarray | None = None,
     class_names: Sequence[str] | None = None,
-    bands: Mapping[str, tuple[float, float]] | None = None,
+    bands: Mapping[str, tuple[float, float]] | str | None = None,
     layers: Sequence[str] | None = None,
     untrained_model: nn.Module | Sequence[nn.Module] | None = None,
     continuous: Recordings | None = None,
@@ -109,11 +109,18 @@ def compute_maps(
     ch_names : list of str
         Channel names, in the order of ``X``.
     y : ndarray of int, shape (n_trials,) | None
-        Class of each trial (indices into ``class_names``, or labels). Needed
-        for the envelope-class correlation.
+        Class of each trial (indices into ``class_names``, or labels such as
+        strings), for the envelope-class correlation; None to skip it. The
+        trials must hold at least two classes (the correlation with the class
+        needs the class to vary). Floats are accepted only with whole values
+        (1.0 for class 1); NaN or None labels are an error.
     class_names : list of str | None
         Class names; defaults to the sorted unique labels.
     %(bands)s
+        Also ``"default"`` or ``"filterbank"`` (:func:`filterbank_bands`). The
+        band sets of envcorr (None included) leave out, with a warning, the
+        bands whose upper edge reaches the Nyquist frequency; bands given as a
+        dict must lie below it (see :func:`envcorr.signal.bands.bands_for`).
     layers : list of str | None
         Module names to analyse; None for the defaults of braindecode's
         Deep4Net and ShallowFBCSPNet (block outputs and classifier).
@@ -161,7 +168,7 @@ def compute_maps(
     n_trials, n_chans, n_times = X.shape
     sfreq = check_positive_float("sfreq", sfreq)
     ch_names = check_ch_names("ch_names", ch_names, n_chans)
-    bands = check_bands(DEFAULT_BANDS if bands is None else bands, sfreq)
+    bands = bands_for(sfreq, bands)
     square = check_option("square", square, SQUARE_OPTIONS)
     filter_method = check_option("filter_method", filter_method, FILTER_METHODS)
     input_scale = check_positive_float("input_scale", input_scale)
@@ -358,34 +365,7 @@ def _accumulate(
 def _check_labels(y, class_names, n_trials):
     if y is None:
         return None, None
-    y = np.asarray(y)
-    if y.ndim != 1 or len(y) != n_trials:
-        raise invalid(
-            "y",
-            f"{y.shape[0] if y.ndim else 0} labels (shape {y.shape}) for "
-            f"{n_trials} trials.",
-            "Give one label per trial.",
-        )
-    if np.issubdtype(y.dtype, np.integer):
-        if class_names is None:
-            class_names = [str(c) for c in range(int(y.max()) + 1)]
-        class_names = [str(c) for c in class_names]
-        if y.min() < 0 or y.max() >= len(class_names):
-            raise invalid(
-                "y",
-                f"labels must lie in [0, {len(class_names) - 1}] for the "
-                f"{len(class_names)} class names.",
-            )
-        return y.astype(np.int64), class_names
-    labels = [str(v) for v in y]
-    if class_names is None:
-        class_names = sorted(set(labels))
-    class_names = [str(c) for c in class_names]
-    unknown = sorted(set(labels) - set(class_names))
-    if unknown:
-        raise invalid("y", f"labels {unknown} are not in class_names {class_names}.")
-    lookup = {c: i for i, c in enumerate(class_names)}
-    return np.array([lookup[v] for v in labels], dtype=np.int64), class_names
+    return check_labels(y, class_names, n_trials)
 
 
 def _baselines(

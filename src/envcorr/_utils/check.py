@@ -207,6 +207,94 @@ def check_bands(
     return out
 
 
+def check_labels(
+    y: Any, class_names: Any, n_trials: int, *, name: str = "y"
+) -> tuple[np.ndarray, list[str]]:
+    """Check one class label per trial; return class indices and class names.
+
+    ``y`` holds class indices (integers, or floats with integral values such
+    as 1.0) into ``class_names`` (default: ``0 .. max(y)``), or labels (e.g.
+    strings) that are looked up in ``class_names`` (default: the sorted
+    unique labels). Missing labels (NaN, None) and non-integral floats are
+    rejected, and the trials must hold at least two classes: a correlation
+    with the class of a trial needs the class to vary.
+    """
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) != n_trials:
+        raise invalid(
+            name,
+            f"{y.shape[0] if y.ndim else 0} labels (shape {y.shape}) for "
+            f"{n_trials} trials.",
+            "Give one label per trial.",
+        )
+    if y.dtype == object:
+        missing = [
+            i
+            for i, v in enumerate(y)
+            if v is None or (isinstance(v, float | np.floating) and np.isnan(v))
+        ]
+        if missing:
+            raise invalid(
+                name,
+                f"{len(missing)} missing label(s) (None or NaN), the first at "
+                f"trial {missing[0]}.",
+                "Give every trial a class, or leave out the trials without one.",
+            )
+    if np.issubdtype(y.dtype, np.floating):
+        bad = ~np.isfinite(y)
+        if bad.any():
+            raise invalid(
+                name,
+                f"{int(bad.sum())} NaN or Inf label(s), the first at trial "
+                f"{int(np.flatnonzero(bad)[0])}.",
+                "Give every trial a class, or leave out the trials without one.",
+            )
+        frac = y != np.round(y)
+        if frac.any():
+            first = int(np.flatnonzero(frac)[0])
+            raise invalid(
+                name,
+                f"float labels must be whole numbers (class indices), got "
+                f"{y[first]:g} at trial {first}.",
+                "Pass integer class indices or string labels.",
+            )
+        y = y.astype(np.int64)
+    if np.issubdtype(y.dtype, np.integer):
+        if class_names is None:
+            class_names = [str(c) for c in range(int(y.max()) + 1)]
+        class_names = [str(c) for c in class_names]
+        if y.min() < 0 or y.max() >= len(class_names):
+            raise invalid(
+                name,
+                f"labels must lie in [0, {len(class_names) - 1}] for the "
+                f"{len(class_names)} class names.",
+            )
+        indices = y.astype(np.int64)
+    else:
+        labels = [str(v) for v in y]
+        if class_names is None:
+            class_names = sorted(set(labels))
+        class_names = [str(c) for c in class_names]
+        unknown = sorted(set(labels) - set(class_names))
+        if unknown:
+            raise invalid(
+                name, f"labels {unknown} are not in class_names {class_names}."
+            )
+        lookup = {c: i for i, c in enumerate(class_names)}
+        indices = np.array([lookup[v] for v in labels], dtype=np.int64)
+    present = np.unique(indices)
+    if len(present) < 2:
+        raise invalid(
+            name,
+            f"all {n_trials} trials are of one class "
+            f"({class_names[int(present[0])]!r}): the envelope-class correlation "
+            "needs trials of at least two classes.",
+            f"Pass trials of several classes, or {name}=None to skip the "
+            "envelope-class correlation.",
+        )
+    return indices, class_names
+
+
 def check_path_exists(name: str, path: str | os.PathLike) -> Path:
     """Check that ``path`` exists and return it as a :class:`~pathlib.Path`."""
     p = Path(path).expanduser()

@@ -14,8 +14,10 @@ them to agree:
    and poolings that run before the layer (time-length changes of other leaf
    modules, such as braindecode's ``CombinedConv``, are taken from shapes);
 2. from shapes: ``n_times - n_out + 1``;
-3. by probing: the gradient of one output sample with respect to the input is
-   non-zero exactly on ``t .. t + R - 1``.
+3. by probing: the gradient of an output sample ``t`` with respect to the input
+   is non-zero exactly on ``t .. t + R - 1``, for the first, the middle and the
+   last output sample (so that a layer that reverses or shifts time is caught
+   even where its middle sample looks aligned).
 """
 
 from __future__ import annotations
@@ -180,8 +182,9 @@ def layer_geometry(
     n_chans : int
         Number of input channels.
     probe : bool
-        Also check each field by the gradient of one output sample with respect
-        to the input (one small forward and backward pass for all layers).
+        Also check each field by the gradients of the first, middle and last
+        output sample with respect to the input (one small forward and
+        backward pass for all layers).
 
     Returns
     -------
@@ -203,9 +206,10 @@ def layer_geometry(
         longer = torch.zeros((1, n_chans, n_times + 1), dtype=p.dtype, device=p.device)
         with torch.no_grad():
             out_b, trace_b = _trace(model, longer, layers)
-        # The pass at n_times also serves the gradient probe: two random trials
-        # per layer (see _check_probe), or one zero trial without probing.
-        n_probe = 2 * len(layers) if probe else 1
+        # The pass at n_times also serves the gradient probe: random trials for
+        # each probed sample of each layer (see _check_probe), or one zero trial
+        # without probing.
+        n_probe = _PROBE_REPS * _PROBE_SAMPLES * len(layers) if probe else 1
         gen = torch.Generator().manual_seed(0)
         x = torch.randn((n_probe, n_chans, n_times), generator=gen)
         x = x.to(device=p.device, dtype=p.dtype).requires_grad_(probe)
@@ -254,10 +258,19 @@ def _field_from_modules(name: str, trace_a: list, trace_b: list) -> int:
     raise AssertionError(f"layer {name} missing from trace")  # run_until checked it
 
 
-# Random trials of the second probe, in chunks of this many, for layers whose
-# first probe (two trials) found a narrower dependence than the field.
+# Each probed output sample (first, middle, last: _probed_samples) has
+# _PROBE_REPS random trials of its own in the probe batch.
+_PROBE_SAMPLES = 3
+_PROBE_REPS = 1
+# Random trials of the second probe, in chunks of this many, for samples whose
+# first probe found a narrower dependence than the field.
 _PROBE_RETRY_TRIALS = 64
 _PROBE_RETRY_CHUNK = 8
+
+
+def _probed_samples(geo: LayerGeometry) -> tuple[int, ...]:
+    """The output samples whose fields the probe checks: first, middle, last."""
+    return (0, geo.n_out // 2, geo.n_out - 1)
 
 
 def _check_probe(
@@ -268,59 +281,62 @@ def _check_probe(
 ) -> None:
     """Check by gradients that output sample t sees exactly inputs t..t+R-1.
 
-    One backward pass for all layers: layer ``k`` takes its output sample from
-    its own two trials of the batch ``x`` (trials are independent in eval mode),
-    so each trial's input gradient belongs to one layer. Two random trials per
-    layer, and the sum over all units, make max-pooling reach every sample of
-    the field in smooth networks such as Deep4Net. Where units are inactive
-    (ReLU at zero) on both trials at the edge of the field, the gradient there
-    is zero: such a layer is probed again with many more trials before the
-    check fails.
+    Probed are the first, middle and last output sample of every layer (a
+    layer that reverses time can look aligned at its middle sample). One
+    backward pass serves all: each (layer, sample) pair takes its output from
+    its own ``_PROBE_REPS`` trials of the batch ``x`` (trials are independent
+    in eval mode), so each trial's input gradient belongs to one probed
+    sample: three trials per layer. A random trial per sample, and the sum
+    over all units, make max-pooling reach every sample of the field in
+    smooth networks such as Deep4Net. Where units are inactive (ReLU at zero)
+    at the edge of the field, the gradient there is zero: such a sample is
+    probed again with many more trials before the check fails.
     """
-    reps = 2
+    reps = _PROBE_REPS
+    probes = [(geo, t) for geo in geometry for t in _probed_samples(geo)]
     total = 0
-    for k, geo in enumerate(geometry):
-        sample = outputs[geo.name].select(geo.time_axis, geo.n_out // 2)
+    for k, (geo, t) in enumerate(probes):
+        sample = outputs[geo.name].select(geo.time_axis, t)
         total = total + sample[reps * k : reps * (k + 1)].sum()
     (grad,) = torch.autograd.grad(total, x)
-    for k, geo in enumerate(geometry):
+    for k, (geo, t) in enumerate(probes):
         g = grad[reps * k : reps * (k + 1)].abs().sum(dim=(0, 1))
-        if not _support_is_field(g, geo):
-            g = _probe_gradient(model, x, geo)
-            if not _support_is_field(g, geo):
+        if not _support_is_field(g, geo, t):
+            g = _probe_gradient(model, x, geo, t)
+            if not _support_is_field(g, geo, t):
                 support = np.flatnonzero(g.cpu().numpy() > 0)
-                t0 = geo.n_out // 2
                 seen = (
                     "nothing" if support.size == 0 else f"{support[0]} .. {support[-1]}"
                 )
                 raise InvalidInputError(
-                    f"Layer {geo.name!r}: output sample {t0} depends on input "
-                    f"samples {seen}, not on {t0} .. {t0 + geo.receptive_field - 1} "
-                    f"as a receptive field of {geo.receptive_field} samples aligned "
-                    "with the end of its window requires. The layer is not aligned "
-                    "(padding, cropping or a non-convolutional operation along time)."
+                    f"Layer {geo.name!r}: output sample {t} (of {geo.n_out}) "
+                    f"depends on input samples {seen}, not on "
+                    f"{t} .. {t + geo.receptive_field - 1} as a receptive field of "
+                    f"{geo.receptive_field} samples aligned with the end of its "
+                    "window requires. The layer is not aligned (padding, cropping, "
+                    "reversing time or another non-convolutional operation along "
+                    "time)."
                 )
 
 
-def _support_is_field(grad: torch.Tensor, geo: LayerGeometry) -> bool:
-    """Whether the non-zero gradient spans exactly the field of the probed sample."""
+def _support_is_field(grad: torch.Tensor, geo: LayerGeometry, t: int) -> bool:
+    """Whether the non-zero gradient spans exactly the field of output sample t."""
     support = np.flatnonzero(grad.cpu().numpy() > 0)
-    t0 = geo.n_out // 2
-    expected = (t0, t0 + geo.receptive_field - 1)
+    expected = (t, t + geo.receptive_field - 1)
     return support.size > 0 and (support[0], support[-1]) == expected
 
 
 def _probe_gradient(
-    model: nn.Module, like: torch.Tensor, geo: LayerGeometry
+    model: nn.Module, like: torch.Tensor, geo: LayerGeometry, t: int
 ) -> torch.Tensor:
-    """Summed |input gradient| of one output sample over many random trials."""
+    """Summed |input gradient| of output sample t over many random trials."""
     gen = torch.Generator().manual_seed(1)
     total = torch.zeros(like.shape[-1], dtype=like.dtype, device=like.device)
     shape = (_PROBE_RETRY_CHUNK, *like.shape[1:])
     for _ in range(_PROBE_RETRY_TRIALS // _PROBE_RETRY_CHUNK):
         x = torch.randn(shape, generator=gen).to(like).requires_grad_(True)
         out = run_until(model, x, [geo.name])[geo.name]
-        sample = out.select(geo.time_axis, geo.n_out // 2).sum()
+        sample = out.select(geo.time_axis, t).sum()
         (grad,) = torch.autograd.grad(sample, x)
         total += grad.abs().sum(dim=(0, 1))
     return total

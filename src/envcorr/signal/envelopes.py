@@ -47,9 +47,9 @@ import numpy as np
 import scipy.fft
 import scipy.signal
 
-from .._utils.check import check_array, check_bands, check_int, check_option
+from .._utils.check import check_array, check_int, check_option
 from ..data._trials import Recordings
-from .bands import DEFAULT_BANDS
+from .bands import bands_for
 
 FILTER_ORDER = 4
 
@@ -253,7 +253,8 @@ def band_envelopes(
     sfreq : float
         Sampling frequency in Hz.
     bands : dict of str to (float, float) | None
-        Bands in Hz; None for :data:`DEFAULT_BANDS`.
+        Bands in Hz; None for :data:`DEFAULT_BANDS`, without those that reach
+        the Nyquist frequency (see :func:`envcorr.signal.bands.bands_for`).
     method : "auto" | "fft" | "sosfiltfilt"
         Zero-phase filter implementation (see the module docstring).
     margin : int | None
@@ -268,7 +269,7 @@ def band_envelopes(
         float32 envelopes ``|hilbert(filtered)|``.
     """
     X = check_array("X", X, ndim=3, dims="(n_trials, n_channels, n_times)")
-    bands = check_bands(DEFAULT_BANDS if bands is None else bands, sfreq)
+    bands = bands_for(sfreq, bands)
     if continuous is not None:
         continuous.check_matches(*X.shape)
     computer = EnvelopeComputer(
