@@ -170,7 +170,7 @@ def test_ctrl_c_leaves_no_results(tiny_npz, tmp_path, monkeypatch, capsys):
         (["run", "--bands", "alpha:7-13"], "'bands'.*NAME=LOW-HIGH"),
         (["run", "--bands", "hg=71-130"], "'bands'.*Nyquist"),
         (["run", "--epochs", "0"], "'epochs'"),
-        (["report", "missing.nc"], "'path'.*file not found"),
+        (["report", "missing.nc"], "'results'.*file not found"),
         (["run", "--config", "missing.toml"], "'config'.*not found"),
     ],
 )
@@ -290,3 +290,306 @@ def test_python_dash_m_is_the_command():
         text=True,
     )
     assert out.returncode == 2 and "'epochs'" in out.stderr
+
+
+# --------------------------------------------------------------------------
+# bad input: one line on stderr, exit 2, before any data load, nothing written
+# --------------------------------------------------------------------------
+def _tree(root: Path) -> dict[str, tuple[bool, int]]:
+    """Every path under root with whether it is a folder and its mtime."""
+    return {
+        str(p.relative_to(root)): (p.is_dir(), p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+    }
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Fail the test if a command gets as far as loading, simulating or training."""
+
+    def boom(*args, **kwargs):
+        raise AssertionError("the bad input must be refused before any work")
+
+    monkeypatch.setattr("envcorr.workflow.load_data", boom)
+    monkeypatch.setattr("envcorr.workflow.train_cropped", boom)
+    monkeypatch.setattr("envcorr.workflow.load_checkpoint", boom)
+    monkeypatch.setattr("envcorr.data.simulate_motor_imagery", boom)
+    monkeypatch.setattr("envcorr.viz.draw_figures", boom)
+
+
+def _results_file(path: Path, change=None) -> Path:
+    from _results_fixture import make_results
+
+    ds = make_results(bands={"alpha": (7.0, 13.0)})
+    if change is not None:
+        ds = change(ds)
+    ds.to_netcdf(path, engine="h5netcdf")
+    return path
+
+
+def _setup(tmp_path: Path, kind: str) -> None:
+    """Files the bad-input cases below refer to, by name, in tmp_path."""
+    (tmp_path / "a_file").write_text("not a folder")
+    (tmp_path / "notes.toml").write_text("# nothing\n")
+    if kind == "ckpt_only":
+        (tmp_path / "prev" / "checkpoint").mkdir(parents=True)
+        (tmp_path / "prev" / "checkpoint" / "trained.pt").write_text("weights")
+    elif kind == "report_only":
+        (tmp_path / "prev").mkdir()
+        (tmp_path / "prev" / "report.html").write_text("<html>")
+    elif kind == "figures_only":
+        (tmp_path / "prev" / "figures").mkdir(parents=True)
+        (tmp_path / "prev" / "figures" / "a.png").write_text("png")
+    elif kind == "not_empty":
+        (tmp_path / "prev").mkdir()
+        (tmp_path / "prev" / "mine.txt").write_text("mine")
+    elif kind == "results":
+        _results_file(tmp_path / "results.nc")
+        (tmp_path / "r").mkdir()
+        (tmp_path / "r" / "report.html").write_text("<html>")
+    elif kind == "renamed_layer":
+        _results_file(tmp_path / "results.nc", lambda ds: ds.rename(layer="stage"))
+    elif kind == "empty_layer":
+        _results_file(tmp_path / "results.nc", lambda ds: ds.isel(layer=[]))
+    elif kind == "toml_no":
+        (tmp_path / "c.toml").write_text('overwrite = "no"\n')
+    elif kind == "toml_out":
+        (tmp_path / "c.toml").write_text("out = 5\n")
+    elif kind == "toml_binary":
+        (tmp_path / "c.toml").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00\x01")
+    elif kind == "toml_epochs":
+        (tmp_path / "c.toml").write_text("epochs = true\n")
+    elif kind == "toml_data":
+        (tmp_path / "c.toml").write_text("data = []\n")
+
+
+BAD_INPUT = [
+    # output safety
+    (
+        "ckpt_only",
+        ["run", "-o", "prev"],
+        r"'out'.*holds results \(checkpoint/\).*--overwrite",
+    ),
+    (
+        "report_only",
+        ["run", "-o", "prev"],
+        r"'out'.*already holds results \(report\.html\)",
+    ),
+    (
+        "figures_only",
+        ["compute", "--checkpoint", "ck", "-o", "prev"],
+        r"'out'.*\(figures/\)",
+    ),
+    ("not_empty", ["train", "-o", "prev"], r"'out'.*is not empty.*--overwrite"),
+    ("none", ["run", "-o", "a_file"], r"'out'.*exists and is not a directory"),
+    ("none", ["run", "-o", "a_file/out"], r"'out'.*cannot write to 'a_file/out'"),
+    ("none", ["train", "-o", "a_file/ck"], r"'out'.*cannot write"),
+    (
+        "results",
+        ["report", "results.nc", "-o", "r"],
+        r"'out'.*'r' is a directory.*r/report\.html",
+    ),
+    (
+        "results",
+        ["report", "results.nc", "-o", "r/report.html"],
+        r"'r/report\.html' already exists.*--overwrite",
+    ),
+    (
+        "results",
+        ["report", "results.nc", "-o", "a_file/r.html"],
+        r"'out'.*'a_file' exists and is not a dir",
+    ),
+    ("none", ["simulate", "-o", "."], r"'out'.*'\.' is a directory"),
+    (
+        "none",
+        ["simulate", "-o", "a_file"],
+        r"'out'.*'a_file' already exists.*--overwrite",
+    ),
+    (
+        "none",
+        ["simulate", "-o", "a_file/sim.npz"],
+        r"'out'.*'a_file' exists and is not a dir",
+    ),
+    # results files the report cannot draw
+    (
+        "renamed_layer",
+        ["report", "results.nc", "-o", "x.html"],
+        r"'results'.*'results\.nc' has no 'layer' dim",
+    ),
+    (
+        "empty_layer",
+        ["report", "results.nc", "-o", "x.html"],
+        r"'results'.*'results\.nc' has an empty 'layer' dim",
+    ),
+    # TOML values of the wrong type
+    (
+        "toml_no",
+        ["run", "--config", "c.toml"],
+        r"'overwrite'.*expected a boolean.*got 'no' in 'c\.toml'",
+    ),
+    ("toml_out", ["run", "--config", "c.toml"], r"'out'.*expected a string.*got 5"),
+    ("toml_binary", ["run", "--config", "c.toml"], r"'config'.*not a UTF-8 text file"),
+    (
+        "toml_epochs",
+        ["train", "--config", "c.toml"],
+        r"'epochs'.*expected an integer, got True",
+    ),
+    ("toml_data", ["run", "--config", "c.toml"], r"'data'.*got \[\]"),
+    # bands
+    ("none", ["run", "--bands", "a=1-4,a=5-8"], r"'bands'.*'a' is given twice"),
+    ("none", ["run", "--bands", "=7-13"], r"'bands'.*has no band name"),
+    # data options
+    (
+        "none",
+        ["run", "--data", "S01/*.gdf"],
+        r"'data'.*no file matches 'S01/\*\.gdf'.*--data",
+    ),
+    (
+        "none",
+        ["run", "--data", "x.gdf", "--test-data", "T*.gdf"],
+        r"'test_data'.*no file matches.*--test-data",
+    ),
+    (
+        "none",
+        ["run", "--data", "a.npz", "b.npz"],
+        r"'data'.*several sources.*'a\.npz' is not a raw",
+    ),
+    (
+        "none",
+        ["run", "--events", "left=T1,right=T2"],
+        r"'events'.*does not apply to the simulated data",
+    ),
+    (
+        "none",
+        ["train", "--data", "x.npz", "--resample", "100"],
+        r"'resample'.*not apply to a \.npz.*--montage",
+    ),
+    (
+        "none",
+        ["compute", "--checkpoint", "c", "--data", "bnci2014_001", "--montage", "none"],
+        r"'montage'.*does not apply to the dataset",
+    ),
+    (
+        "none",
+        ["run", "--data", "x.edf", "--events", "left=T1"],
+        r"'events'.*only one class",
+    ),
+    (
+        "none",
+        ["run", "--data", "x.edf", "--events", "left=T1,left=T2"],
+        r"'events'.*'left' is given twice",
+    ),
+    (
+        "none",
+        ["run", "--data", "x.edf", "--events", "left"],
+        r"'events'.*cannot read 'left'",
+    ),
+    (
+        "none",
+        ["run", "--data", "x.edf", "--montage", "my.elc"],
+        r"'montage'.*file not found",
+    ),
+    (
+        "none",
+        ["run", "--data", "x.edf", "--tmin", "2", "--tmax", "1"],
+        r"'tmax'.*not after tmin=2",
+    ),
+    ("none", ["run", "--data", "x.edf", "--resample", "0"], r"'resample'.*> 0"),
+]
+
+
+@pytest.mark.parametrize(("kind", "args", "match"), BAD_INPUT)
+def test_bad_input_fails_first_in_one_line_and_writes_nothing(
+    kind, args, match, tmp_path, monkeypatch, capsys, no_work
+):
+    import re
+
+    monkeypatch.chdir(tmp_path)
+    _setup(tmp_path, kind)
+    before = _tree(tmp_path)
+    assert main([*args, "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"envcorr {args[0]}: error: ")
+    assert "Traceback" not in err
+    assert re.search(match, err), err
+    assert _tree(tmp_path) == before
+
+
+def test_ctrl_c_while_rendering_the_report_exits_130_without_a_report(
+    tmp_path, monkeypatch, capsys
+):
+    import envcorr.report
+
+    results = _results_file(tmp_path / "results.nc")
+
+    class Interrupted:
+        def get_template(self, name):
+            return self
+
+        def render(self, **context):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr("envcorr.viz.draw_figures", lambda *a, **k: [])
+    monkeypatch.setattr(envcorr.report, "_environment", Interrupted)
+    out = tmp_path / "new" / "report.html"
+    assert main(["report", str(results), "-o", str(out), "-q"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert not out.parent.exists()  # the folder it made is gone with the report
+
+
+def test_ctrl_c_while_drawing_the_report_figures_exits_130(
+    tmp_path, monkeypatch, capsys
+):
+    results = _results_file(tmp_path / "results.nc")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("envcorr.viz.draw_figures", interrupted)
+    out = tmp_path / "report.html"
+    assert main(["report", str(results), "-o", str(out), "-q"]) == 130
+    assert not out.exists()
+
+
+def test_data_options_are_defined_once_for_run_train_and_compute():
+    from envcorr.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for command in ("run", "train", "compute"):
+        p = sub.choices[command]
+        group = next(g for g in p._action_groups if g.title == "data")
+        flags = {s for a in group._group_actions for s in a.option_strings}
+        assert flags == {
+            "--data",
+            "--subject",
+            "--test-data",
+            "--events",
+            "--tmin",
+            "--tmax",
+            "--resample",
+            "--montage",
+        }
+    args = parser.parse_args(
+        ["run", "--data", "a.gdf", "b.gdf", "--events", "l=1,r=2", "--tmin", "0"]
+    )
+    from envcorr.cli import _config
+
+    config = _config(args)
+    assert config.data == ["a.gdf", "b.gdf"] and config.events == "l=1,r=2"
+    assert config.tmin == 0.0 and config.test_data is None
+    one = _config(parser.parse_args(["train", "--data", "x.npz"]))
+    assert one.data == "x.npz"  # one source stays a string, as in TOML
+
+
+@pytest.mark.slow
+def test_run_replaces_a_previous_run_only_with_overwrite(tiny_npz, tmp_path, capsys):
+    out = tmp_path / "out"
+    (out / "checkpoint").mkdir(parents=True)
+    (out / "checkpoint" / "old.txt").write_text("old")
+    args = ["run", "--data", str(tiny_npz), *TINY, "--out", str(out), "-q"]
+    assert main(args) == 2
+    assert (out / "checkpoint" / "old.txt").read_text() == "old"
+    assert main([*args, "--overwrite"]) == 0
+    assert not (out / "checkpoint" / "old.txt").exists()
+    assert (out / "results.nc").is_file()

@@ -2,8 +2,17 @@
 
 import pytest
 
-from envcorr import DEFAULT_BANDS, InvalidInputError, filterbank_bands
-from envcorr.config import RunConfig, load_config, parse_bands
+from envcorr import InvalidInputError
+from envcorr.config import (
+    RunConfig,
+    check_output_dir,
+    check_writable_dir,
+    expand_data,
+    load_config,
+    parse_bands,
+    parse_events,
+    remove_created,
+)
 
 
 def test_defaults_are_the_quick_start():
@@ -16,8 +25,8 @@ def test_defaults_are_the_quick_start():
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
-        ("default", DEFAULT_BANDS),
-        ("filterbank", filterbank_bands()),
+        ("default", "default"),  # resolved for the data's sampling rate later
+        (" filterbank ", "filterbank"),
         (
             "alpha=7-13, high_gamma=71-91",
             {"alpha": (7.0, 13.0), "high_gamma": (71.0, 91.0)},
@@ -55,3 +64,156 @@ def test_bad_toml_files_name_the_option(tmp_path):
     unknown.write_text("epocs = 3\n")
     with pytest.raises(InvalidInputError, match=r"unknown option\(s\) \['epocs'\]"):
         load_config(unknown)
+
+
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        ("a=1-4,a=5-8", "'a' is given twice"),
+        ("=7-13", "has no band name"),
+        (" =7-13,b=1-2", "has no band name"),
+        ({"a": "x"}, "must be a pair"),
+        ({"": [1, 4]}, "empty name"),
+    ],
+)
+def test_duplicate_and_empty_band_names_are_errors(spec, match):
+    with pytest.raises(InvalidInputError, match=rf"'bands'.*{match}"):
+        parse_bands(spec)
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "match"),
+    [
+        ('overwrite = "no"', "overwrite", "expected a boolean.*got 'no'"),
+        ("overwrite = 0", "overwrite", "expected a boolean"),
+        ("out = 5", "out", "expected a string"),
+        ("epochs = true", "epochs", "expected an integer, got True"),
+        ('epochs = "3"', "epochs", "expected an integer"),
+        ("seed = 1.5", "seed", "expected an integer"),
+        ("subject = false", "subject", "expected an integer"),
+        ("batch_size = [16]", "batch_size", "expected an integer"),
+        ("n_untrained = 1.0", "n_untrained", "expected an integer"),
+        ("data = 3", "data", "expected a string"),
+        ("data = []", "data", r"got \[\]"),
+        ("data = ['a.gdf', 2]", "data", "non-empty list of file names"),
+        ("test_data = {a = 1}", "test_data", "a file name"),
+        ("events = 769", "events", "a string like 'left=T1,right=T2'"),
+        ('tmin = "0"', "tmin", "a number of seconds"),
+        ("tmax = true", "tmax", "a number of seconds"),
+        ('resample = "250"', "resample", "a rate in Hz"),
+        ("montage = false", "montage", "an MNE montage name"),
+        ("model = 1", "model", "expected a string"),
+        ("bands = 3", "bands", "'alpha=7-13,beta=13-31'"),
+        ("device = 0", "device", "expected a string"),
+        ('analyse = ["test"]', "analyse", "expected a string"),
+        ("square = 1", "square", "expected a string"),
+        ('formats = "png"', "formats", "a list of strings"),
+    ],
+)
+def test_every_toml_option_is_type_checked_naming_its_key(tmp_path, text, key, match):
+    path = tmp_path / "c.toml"
+    path.write_text(text + "\n")
+    with pytest.raises(
+        InvalidInputError, match=rf"'{key}' parameter: .*{match}.*c\.toml"
+    ):
+        load_config(path)
+
+
+def test_every_option_has_a_type_check():
+    import dataclasses
+
+    from envcorr.config import _TYPES
+
+    assert set(_TYPES) == {f.name for f in dataclasses.fields(RunConfig)}
+
+
+def test_runconfig_check_catches_wrong_types_given_in_python():
+    with pytest.raises(InvalidInputError, match="'overwrite'.*got 'no'"):
+        RunConfig(overwrite="no").check()
+    with pytest.raises(InvalidInputError, match="'out'.*got 5"):
+        RunConfig(out=5).check()
+    RunConfig(data=["a.gdf", "b.gdf"], tmin=0, tmax=2.5, resample=100).check()
+
+
+def test_toml_of_binary_bytes_names_config(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00")
+    with pytest.raises(InvalidInputError, match="'config'.*not a UTF-8 text file"):
+        load_config(path)
+
+
+def test_toml_sets_the_data_options(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[envcorr]\ndata = ["a.gdf", "b.gdf"]\ntest_data = "c.gdf"\n'
+        'events = {left = "T1", right = 770}\ntmin = 0\ntmax = 4.0\n'
+        'resample = 250\nmontage = "none"\noverwrite = false\n'
+    )
+    values = load_config(path)
+    config = RunConfig(**values)
+    config.check()
+    assert config.data == ["a.gdf", "b.gdf"] and config.events["right"] == 770
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("left=T1,right=T2", {"left": "T1", "right": "T2"}),
+        (
+            " left_hand = 769 , right_hand=770",
+            {"left_hand": "769", "right_hand": "770"},
+        ),
+        ({"left": "T1", "right": 770}, {"left": "T1", "right": "770"}),
+    ],
+)
+def test_parse_events(spec, expected):
+    assert parse_events(spec) == expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        ("left", "cannot read 'left'"),
+        ("left=T1", "only one class"),
+        ("left=T1,left=T2", "'left' is given twice"),
+        ("=T1,right=T2", "empty class or event name"),
+        ("left=,right=T2", "empty class or event name"),
+        ({"left": True, "right": "T2"}, "event True"),
+    ],
+)
+def test_bad_events_name_the_option(spec, match):
+    with pytest.raises(InvalidInputError, match=f"'events'.*{match}"):
+        parse_events(spec)
+
+
+def test_expand_data_sorts_globs_and_keeps_names(tmp_path):
+    for name in ("run2.gdf", "run10.gdf", "run1.gdf"):
+        (tmp_path / name).write_text("")
+    files = expand_data("data", str(tmp_path / "run*.gdf"))
+    assert [f.rsplit("/", 1)[1] for f in files] == ["run1.gdf", "run10.gdf", "run2.gdf"]
+    assert expand_data("data", "simulated") == "simulated"
+    assert expand_data("data", [str(tmp_path / "run1.*")]) == str(tmp_path / "run1.gdf")
+    with pytest.raises(InvalidInputError, match="'test_data'.*no file matches.*--test"):
+        expand_data("test_data", str(tmp_path / "*.edf"))
+
+
+def test_output_dir_checks(tmp_path):
+    held = tmp_path / "held"
+    (held / "checkpoint").mkdir(parents=True)
+    with pytest.raises(InvalidInputError, match=r"'out'.*\(checkpoint/\)"):
+        check_output_dir(held, overwrite=False)
+    check_output_dir(held, overwrite=True)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("")
+    check_output_dir(mine, overwrite=False)  # run and compute write beside it
+    with pytest.raises(InvalidInputError, match="'out'.*not empty"):
+        check_output_dir(mine, overwrite=False, empty=True)
+    new = tmp_path / "a" / "b"
+    created = check_writable_dir(new)
+    assert created == [new, new.parent] and new.is_dir() and not any(new.iterdir())
+    remove_created(created)
+    assert not (tmp_path / "a").exists()
+    (tmp_path / "f").write_text("")
+    with pytest.raises(InvalidInputError, match="'out'.*cannot write to"):
+        check_writable_dir(tmp_path / "f" / "x")

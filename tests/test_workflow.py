@@ -111,3 +111,176 @@ def _count(spec, built):
         return spec.build()
 
     return build
+
+
+def _raw_runs(folder: Path, n_runs: int = 2) -> list[Path]:
+    """Short raw FIF runs with T1/T2 annotations and 10-20 channel names."""
+    import mne
+
+    paths = []
+    rng = np.random.default_rng(0)
+    for k in range(n_runs):
+        info = mne.create_info(["C3", "Cz", "C4"], 200.0, ch_types="eeg")
+        raw = mne.io.RawArray(
+            1e-5 * rng.standard_normal((3, 200 * 40)), info, verbose=False
+        )
+        onsets = np.arange(1.0, 37.0, 3.0)
+        raw.set_annotations(
+            mne.Annotations(onsets, 0.0, ["T1", "T2"] * (len(onsets) // 2))
+        )
+        path = folder / f"run{k + 1}_raw.fif"
+        raw.save(path, verbose=False)
+        paths.append(path)
+    return paths
+
+
+def test_several_raw_files_are_read_with_the_data_options(tmp_path):
+    _raw_runs(tmp_path)
+    config = RunConfig(
+        data=str(tmp_path / "run*_raw.fif"),
+        events="left=T1,right=T2",
+        tmin=0.0,
+        tmax=2.0,
+        resample=100.0,
+        montage="standard_1005",
+    )
+    config.check()
+    trials, train, test, name = workflow.load_split(config)
+    assert trials.class_names == ["left", "right"]
+    assert trials.sfreq == 100.0 and trials.X.shape[1:] == (3, 200)
+    assert trials.n_trials == 24 and name == "run2_raw"  # runs become sessions
+    assert (train.n_trials, test.n_trials) == (12, 12)
+
+
+def test_test_data_files_are_the_test_trials(tmp_path):
+    run1, run2 = _raw_runs(tmp_path)
+    config = RunConfig(
+        data=str(run1),
+        test_data=[str(run2)],
+        events={"left": "T1", "right": "T2"},
+        tmin=0.0,
+        tmax=2.0,
+        montage="none",
+        analyse="all",
+    )
+    trials, train, test, name = workflow.load_split(config)
+    assert (train.n_trials, test.n_trials, trials.n_trials) == (12, 12, 24)
+    assert name == "run2_raw.fif"
+    np.testing.assert_array_equal(trials.X[12:], test.X)
+
+
+def test_test_data_must_match_the_training_data(tmp_path):
+    from dataclasses import replace
+
+    from envcorr import InvalidInputError
+
+    run1, _ = _raw_runs(tmp_path)
+    config = RunConfig(data=str(run1), events="a=T1,b=T2", tmin=0.0, tmax=2.0)
+    trials = workflow._load_source(config, "data")
+    shorter = replace(trials, X=trials.X[..., :-10], continuous=None)
+    with pytest.raises(InvalidInputError, match="'test_data'.*samples per trial"):
+        workflow._check_same_layout(trials, shorter)
+    renamed = replace(trials, class_names=["left", "right"])
+    with pytest.raises(InvalidInputError, match="'test_data'.*classes"):
+        workflow._check_same_layout(trials, renamed)
+
+
+@pytest.mark.parametrize(
+    ("data", "options", "expected"),
+    [
+        ("simulated", dict(tmin=0.0, tmax=3.0), {"tmin": 0.0, "tmax": 3.0}),
+        ("bnci2014_001", dict(resample=128.0), {"resample": 128.0}),
+        ("x.npz", dict(montage="none"), {"montage": None}),
+        ("x-epo.fif", dict(events="a=1,b=2"), {"event_id": {"a": "1", "b": "2"}}),
+        (
+            "x.edf",
+            dict(montage="biosemi64", tmax=2),
+            {"montage": "biosemi64", "tmax": 2},
+        ),
+        ("x.edf", {}, {}),
+        (
+            "physionet_mi",
+            dict(tmin=0.0, resample=160.0),
+            {"tmin": 0.0, "resample": 160.0},
+        ),
+        (["A01T.gdf", "A01E.gdf"], dict(tmax=3.0), {"tmax": 3.0}),
+        (
+            ["a.edf", "b.edf"],
+            dict(events="a=1,b=2"),
+            {"event_id": {"a": "1", "b": "2"}},
+        ),
+    ],
+)
+def test_only_options_given_and_accepted_reach_the_loader(data, options, expected):
+    config = RunConfig(data=data, **options)
+    assert workflow.loader_options(config, data) == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "options", "match"),
+    [
+        ("simulated", dict(events="a=1,b=2"), "'events'.*simulated data"),
+        ("simulated", dict(montage="none"), "'montage'.*simulated.*--tmin, --tmax"),
+        ("simulated", dict(resample=100.0), "'resample'.*simulated"),
+        ("bnci2014_001", dict(events="a=1,b=2"), "'events'.*dataset BNCI2014_001"),
+        ("x.npz", dict(tmin=0.0), r"'tmin'.*\.npz file.*takes --montage"),
+        ("x-epo.fif", dict(resample=100.0), "'resample'.*epochs file"),
+        ("A01T.gdf", dict(events="a=1,b=2"), "'events'.*BCI IV 2a files"),
+        ("physionet_mi", dict(montage="none"), "'montage'.*dataset PhysionetMI"),
+        (["A01T.gdf", "x.edf"], {}, "'data'.*several sources.*'A01T.gdf'"),
+    ],
+)
+def test_options_a_source_does_not_take_are_errors(data, options, match):
+    from envcorr import InvalidInputError
+
+    config = RunConfig(data=data, **options)
+    with pytest.raises(InvalidInputError, match=match):
+        workflow.check_sources(config)
+
+
+def test_montage_file_is_read(tmp_path):
+    path = tmp_path / "my.elc"
+    path.write_text("garbage")
+    from envcorr import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="'montage'.*could not read"):
+        workflow.loader_options(RunConfig(montage=str(path)), "x.edf")
+
+
+def test_results_file_checks_name_the_file(tmp_path):
+    from _results_fixture import make_results
+    from envcorr import InvalidInputError
+
+    ds = make_results(bands={"alpha": (7.0, 13.0)})
+    for name, changed in (
+        ("band", ds.rename(band="freq")),
+        ("channel", ds.isel(channel=[])),
+    ):
+        path = tmp_path / f"{name}.nc"
+        changed.to_netcdf(path, engine="h5netcdf")
+        with pytest.raises(
+            InvalidInputError, match=f"'results'.*{path.name}.*'{name}'"
+        ):
+            workflow.check_results_file(path)
+
+
+@pytest.mark.slow
+def test_default_bands_adapt_to_a_low_sampling_rate(tiny_npz, tmp_path, caplog):
+    from dataclasses import replace
+
+    low = tmp_path / "low.npz"
+    trials = simulate_motor_imagery(
+        seed=3, n_trials_per_class=4, n_runs=1, verbose=False
+    )
+    # every other sample: 125 Hz, Nyquist 62.5 Hz (aliasing does not matter here)
+    trials = replace(trials, X=trials.X[..., ::2], sfreq=125.0, continuous=None)
+    save_npz(trials, low)
+    config = RunConfig(
+        data=str(low), out=str(tmp_path / "out"), model="shallow", epochs=1
+    )
+    with caplog.at_level("WARNING", logger="envcorr"):
+        workflow.run(config, verbose="WARNING")
+    ds = load_maps(tmp_path / "out" / "results.nc")
+    assert list(ds.band.values) == ["delta", "theta", "alpha", "beta"]
+    assert caplog.text.count("Leaving out the default band") == 1
+    assert "high_gamma" in caplog.text and "low_gamma" in caplog.text

@@ -10,7 +10,13 @@ from pathlib import Path
 
 from ._utils.check import InvalidInputError
 from ._version import __version__
-from .config import ANALYSE_OPTIONS, MODEL_NAMES, SQUARE_OPTIONS, RunConfig
+from .config import (
+    ANALYSE_OPTIONS,
+    MODEL_NAMES,
+    SQUARE_OPTIONS,
+    RunConfig,
+    remove_created,
+)
 
 
 def _defaults() -> RunConfig:
@@ -26,18 +32,69 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _data_options(p: argparse.ArgumentParser) -> None:
+    """The data options of run, train and compute (one definition for all)."""
     d = _defaults()
-    p.add_argument(
+    g = p.add_argument_group("data")
+    g.add_argument(
         "--data",
-        help="'simulated' (built-in ground-truth dataset), a MOABB dataset "
-        "('bnci2014_001', 'schirrmeister2017') or a file (.npz, -epo.fif, or a raw "
-        f"EEG file MNE reads) (default: {d.data})",
+        nargs="+",
+        metavar="SOURCE",
+        help="'simulated' (built-in ground-truth dataset), a dataset "
+        "('bnci2014_001', 'schirrmeister2017', 'physionet_mi') or files: one .npz, "
+        "one -epo.fif, or one or more raw EEG files MNE reads, BCI IV 2a's A01T.gdf "
+        "included (runs of one subject; a quoted glob "
+        f"such as 'S01/*.gdf' is expanded and sorted) (default: {d.data})",
     )
-    p.add_argument(
+    g.add_argument(
         "--subject",
         type=int,
         help="subject number of a MOABB dataset; seed of the "
         "simulated data (default: 1 for MOABB, seed for simulated)",
+    )
+    g.add_argument(
+        "--test-data",
+        dest="test_data",
+        nargs="+",
+        metavar="FILE",
+        help="files of the test trials, read like --data (default: the first "
+        "session of --data trains and the last tests; with one session, the first "
+        "80%% of the trials train and the last 20%% test)",
+    )
+    g.add_argument(
+        "--events",
+        metavar="CLASS=EVENT,...",
+        help="classes to load and their names: CLASS=EVENT pairs, where EVENT is an "
+        "annotation or event code of the files, e.g. 'left=T1,right=T2' or "
+        "'left_hand=769,right_hand=770' (raw and epochs files; default: every "
+        "event found)",
+    )
+    g.add_argument(
+        "--tmin",
+        type=float,
+        metavar="SECONDS",
+        help="start of each trial relative to its event (raw files, MOABB, "
+        "simulated; default: -0.5)",
+    )
+    g.add_argument(
+        "--tmax",
+        type=float,
+        metavar="SECONDS",
+        help="end of each trial relative to its event, exclusive (raw files, MOABB, "
+        "simulated; default: 4.0)",
+    )
+    g.add_argument(
+        "--resample",
+        type=float,
+        metavar="HZ",
+        help="resample to this rate before cutting trials (raw files, MOABB; "
+        "default: the file's rate, 250 Hz for MOABB)",
+    )
+    g.add_argument(
+        "--montage",
+        metavar="NAME|FILE|none",
+        help="electrode positions for channels the files have none for: an MNE "
+        "montage name, a montage file, or 'none' to require none (files; default: "
+        "standard_1005)",
     )
 
 
@@ -160,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("-o", "--out", required=True, help="output .npz file")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace the file if it exists"
+    )
     _common(p)
 
     p = sub.add_parser(
@@ -168,7 +228,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Draw the figures and write one self-contained HTML report.",
     )
     p.add_argument("results", help="results file (.nc) written by run or compute")
-    p.add_argument("-o", "--out", default="report.html", help="report file")
+    p.add_argument(
+        "-o",
+        "--out",
+        default="report.html",
+        help="report file; the figures go into 'figures' beside it "
+        "(default: report.html)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the report and the figures folder beside it",
+    )
     p.add_argument("--svg", action="store_true", help="also save figures as SVG")
     _common(p)
     return parser
@@ -182,6 +253,8 @@ def _config(args: argparse.Namespace) -> RunConfig:
         value = getattr(args, f.name, None)
         if f.name == "overwrite":
             value = True if args.overwrite else None
+        if f.name in ("data", "test_data") and value is not None and len(value) == 1:
+            value = value[0]  # one source: as a string, as in a TOML file
         if value is not None:
             values[f.name] = value
     if getattr(args, "svg", False):
@@ -203,17 +276,31 @@ def _say(line: str) -> None:
 def _dispatch(args: argparse.Namespace) -> None:
     verbose = _verbose(args)
     if args.command == "simulate":
+        from .config import check_output_file
         from .data import save_npz, simulate_motor_imagery
 
-        trials = simulate_motor_imagery(seed=args.seed, verbose=verbose)
-        path = save_npz(trials, args.out)
+        out = Path(args.out).expanduser()
+        # before the simulation takes its time
+        created = check_output_file(out, overwrite=args.overwrite)
+        try:
+            trials = simulate_motor_imagery(seed=args.seed, verbose=verbose)
+            path = save_npz(trials, out)
+        except BaseException:
+            remove_created(created)
+            raise
         _say(f"Simulated data ({trials.n_trials} trials) written to {path}")
         return
     if args.command == "report":
         from .workflow import report_only
 
         formats = ("png", "svg") if args.svg else ("png",)
-        paths = report_only(args.results, args.out, formats=formats, verbose=verbose)
+        paths = report_only(
+            args.results,
+            args.out,
+            formats=formats,
+            overwrite=args.overwrite,
+            verbose=verbose,
+        )
         _say(f"Report: {paths['report']}")
         return
     config = _config(args)
