@@ -593,3 +593,39 @@ def test_run_replaces_a_previous_run_only_with_overwrite(tiny_npz, tmp_path, cap
     assert main([*args, "--overwrite"]) == 0
     assert not (out / "checkpoint" / "old.txt").exists()
     assert (out / "results.nc").is_file()
+
+
+@pytest.mark.slow
+def test_run_on_physionet_mi_with_its_defaults(tmp_path, monkeypatch, capsys):
+    from envcorr.data.physionet import physionet_mi_files
+    from test_data_physionet import write_run
+
+    root = tmp_path / "mne_data"
+    for run in (4, 6, 8, 10, 12, 14):
+        write_run(physionet_mi_files(1, [run], root)[0], seed=run)
+    monkeypatch.setenv("MNE_DATA", str(root))
+    monkeypatch.delenv("MNE_DATASETS_EEGBCI_PATH", raising=False)
+    out = tmp_path / "out"
+    args = ["run", "--data", "physionet_mi", "--subject", "1", "--out", str(out)]
+    assert main([*args, "--model", "shallow", "--epochs", "1", "-q"]) == 0
+    ds = load_maps(out / "results.nc")
+    assert list(ds["class"].values) == ["left_hand", "right_hand", "hands", "feet"]
+    assert ds.sizes["channel"] == 64 and "FC5" in ds.channel.values
+    assert "high_gamma" not in ds.band.values  # 160 Hz: Nyquist 80 Hz
+    assert ds.attrs["n_trials"] == 8  # runs 12 and 14 test, 4 cues each
+    assert "ch_x" in ds.coords
+
+
+@pytest.mark.slow
+def test_run_on_the_competition_gdf_files(tmp_path, capsys):
+    from test_data_bci_iv_2a import write_session
+
+    train, _ = write_session(tmp_path, "T", seed=1)
+    test, _ = write_session(tmp_path, "E", seed=2)
+    out = tmp_path / "out"
+    args = ["run", "--data", str(train), "--test-data", str(test), "--out", str(out)]
+    assert main([*args, "--model", "shallow", "--epochs", "1", "-q"]) == 0
+    ds = load_maps(out / "results.nc")
+    assert list(ds["class"].values) == ["left_hand", "right_hand", "feet", "tongue"]
+    assert list(ds.channel.values[:3]) == ["Fz", "FC3", "FC1"]
+    assert ds.attrs["n_trials"] == 8 and int(ds.confusion_matrix.sum()) == 8

@@ -48,7 +48,8 @@ def _data_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--subject",
         type=int,
-        help="subject number of a MOABB dataset; seed of the "
+        help="subject number of a dataset (bnci2014_001: 1-9, schirrmeister2017: "
+        "1-14, physionet_mi: 1-109); seed of the "
         "simulated data (default: 1 for MOABB, seed for simulated)",
     )
     g.add_argument(

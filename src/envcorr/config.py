@@ -450,9 +450,7 @@ def check_report_output(output: Path, overwrite: bool) -> list[Path]:
     return check_writable_dir(output.parent)
 
 
-def check_output_file(
-    path: Path, *, overwrite: bool, name: str = "out"
-) -> list[Path]:
+def check_output_file(path: Path, *, overwrite: bool, name: str = "out") -> list[Path]:
     """Check that file ``path`` can be written (its folder is created).
 
     An existing file is replaced only with ``overwrite``. Returns the folders
