@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+from dataclasses import asdict
 
 import numpy as np
 import pytest
-from scipy.signal import butter, hilbert, sosfiltfilt
+from scipy.signal import butter, hilbert, sosfiltfilt, welch
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
 from envcorr._utils.check import InvalidInputError
@@ -19,6 +21,12 @@ from envcorr.data import (
     simulation_truth,
 )
 from envcorr.data.files import channels_without_position
+from envcorr.data.simulate import (
+    _MOTOR_SOURCES,
+    SubjectPhysiology,
+    _layout,
+    subject_physiology,
+)
 
 RF = 441  # receptive field of Deep4's last pooling block (docs/method.md)
 BANDS = {"alpha": (7.0, 13.0), "beta": (13.0, 31.0), "high_gamma": (71.0, 91.0)}
@@ -201,8 +209,194 @@ def test_save_npz_is_atomic(sim, tmp_path, monkeypatch):
         ({"n_trials_per_class": 0}, "'n_trials_per_class'"),
         ({"tmin": 1.0}, "'tmin'"),
         ({"effect_scale": 0}, "'effect_scale'"),
+        ({"subject": 0}, "'subject'.*minimum"),
+        ({"subject": 1.5}, "'subject'"),
     ],
 )
 def test_bad_simulation_options(kwargs, match):
     with pytest.raises(InvalidInputError, match=match):
         simulate_motor_imagery(**kwargs, verbose=False)
+
+
+# --- Simulated subjects ------------------------------------------------------
+
+# sha256 of X for simulate_motor_imagery(seed=0, n_trials_per_class=4, n_runs=2),
+# computed with the implementation before subjects existed (commit 3bb3be7).
+PINNED_X_SHA256 = "0faa80c69e485e21e540451febce5af078d126209715f76d8e02b9983385af17"
+PINNED_Y = [1, 3, 0, 3, 2, 1, 2, 2, 0, 1, 2, 0, 3, 1, 0, 3]  # session_1
+
+
+def small(**kwargs):
+    return simulate_motor_imagery(
+        n_trials_per_class=4, n_runs=2, **kwargs, verbose=False
+    )
+
+
+def test_default_subject_is_unchanged_bit_for_bit():
+    """subject=None keeps the data of earlier releases (envcorr run unchanged)."""
+    trials = small(seed=0)
+    assert hashlib.sha256(trials.X.tobytes()).hexdigest() == PINNED_X_SHA256
+    assert trials.y[:16].tolist() == PINNED_Y
+    explicit = small(seed=0, subject=None)
+    np.testing.assert_array_equal(explicit.X, trials.X)
+    assert set(trials.subject) == {"sim0"}
+    assert "subject" not in trials.description
+    assert "physiology" not in trials.description
+    assert simulation_truth(subject=None).equals(simulation_truth())
+
+
+def tiny(**kwargs):
+    options = {"n_trials_per_class": 2, "n_sessions": 1, "n_runs": 1, **kwargs}
+    return simulate_motor_imagery(**options, verbose=False)
+
+
+def test_subjects_differ_and_are_deterministic():
+    a = tiny(seed=0, subject=2)
+    again = tiny(seed=0, subject=2)
+    b = tiny(seed=0, subject=3)
+    np.testing.assert_array_equal(a.X, again.X)
+    np.testing.assert_array_equal(a.y, again.y)
+    assert not np.allclose(a.X, b.X)
+    assert not np.allclose(a.X, tiny(seed=0).X)
+    assert not np.allclose(a.X, tiny(seed=1, subject=2).X)
+    assert set(a.subject) == {"sim0-2"} and set(b.subject) == {"sim0-3"}
+    pa, pb = subject_physiology(2), subject_physiology(3)
+    assert isinstance(pa, SubjectPhysiology)
+    assert pa == subject_physiology(2, seed=0)  # deterministic
+    assert pa != pb and pa != subject_physiology(2, seed=1)
+    assert pa.alpha_peak_hz != pb.alpha_peak_hz
+    assert a.description["subject"] == 2
+    assert a.description["physiology"] == asdict(pa)
+    assert a.description["seed"] == 0
+    truth = simulation_truth(subject=2, seed=0)
+    assert a.description["truth"] == truth.to_dict(orient="records")
+    # The physiology does not depend on the other simulation options.
+    c = tiny(seed=0, subject=2, n_trials_per_class=3, tmax=4.5)
+    assert c.description["physiology"] == asdict(pa)
+
+
+def test_physiology_ranges_and_weak_responders():
+    for seed in (0, 1, 7):
+        phys = [subject_physiology(k, seed=seed) for k in range(1, 19)]
+        for block in (phys[:9], phys[9:]):
+            assert sum(p.weak_responder for p in block) == 2
+        for p in phys:
+            lo, hi = (0.2, 0.35) if p.weak_responder else (0.8, 1.3)
+            assert lo <= p.effect_strength <= hi
+            assert 8.0 <= p.alpha_peak_hz <= 12.0
+            assert 0.8 <= p.noise_scale <= 1.25
+            assert 0.004 <= p.jitter <= 0.008
+            assert [name for name, _ in p.source_shift] == list(_MOTOR_SOURCES)
+            assert all(np.linalg.norm(v) < 0.012 + 1e-5 for _, v in p.source_shift)
+    default = [subject_physiology(k) for k in range(1, 10)]
+    assert [p.subject for p in default if p.weak_responder] == [1, 4]
+    # Individual alpha peaks spread over the range, not all alike.
+    assert np.ptp([p.alpha_peak_hz for p in default]) > 1.5
+
+
+def test_truth_scales_with_effect_strength():
+    weak, strong = simulation_truth(subject=1), simulation_truth(subject=2)
+    assert subject_physiology(1).weak_responder
+    assert not subject_physiology(2).weak_responder
+    assert (weak["sign"] == strong["sign"]).all()
+    assert (weak["sign"] == simulation_truth()["sign"]).all()
+    assert (weak["strength"].abs() < 0.6 * strong["strength"].abs()).all()
+    assert not simulation_truth(subject=2, seed=1).equals(strong)
+
+
+def test_sources_stay_over_their_electrodes():
+    """Spatial jitter changes the mixing a little; the peak stays put."""
+    base = _layout(250.0).mix_motor
+    for k in range(1, 10):
+        shift = np.array([v for _, v in subject_physiology(k).source_shift])
+        mix = _layout(250.0, shift).mix_motor
+        assert not np.allclose(mix, base)
+        assert np.abs(mix - base).max() < 0.25
+        peak = [BCI_IV_2A_CH_NAMES[i] for i in mix.argmax(axis=0)]
+        assert peak == list(_MOTOR_SOURCES)
+
+
+def alpha_centroid(trials):
+    """Spectral centroid (Hz) over 6-14 Hz at C3, C4 and Cz."""
+    picks = [trials.ch_names.index(c) for c in ("C3", "C4", "Cz")]
+    data = np.concatenate([r[picks] for r in trials.continuous.data], axis=-1)
+    f, psd = welch(data.astype(np.float64), fs=trials.sfreq, nperseg=500)
+    psd = psd.mean(axis=0)
+    sel = (f >= 6.0) & (f <= 14.0)
+    return float((f[sel] * psd[sel]).sum() / psd[sel].sum())
+
+
+def test_alpha_rhythm_follows_the_alpha_peak():
+    low, high = 3, 7  # alpha peaks 9.2 and 11.4 Hz for seed 0
+    peak = {k: subject_physiology(k).alpha_peak_hz for k in (low, high)}
+    assert peak[high] - peak[low] > 2.0
+    centroid = {
+        k: alpha_centroid(
+            simulate_motor_imagery(
+                subject=k,
+                n_trials_per_class=4,
+                n_sessions=1,
+                n_runs=1,
+                verbose=False,
+            )
+        )
+        for k in (low, high)
+    }
+    assert centroid[high] > centroid[low] + 1.0
+    for k in (low, high):
+        assert abs(centroid[k] - peak[k]) < 1.0
+
+
+@pytest.fixture(scope="module")
+def weak_and_strong():
+    def sim_subject(k):
+        return simulate_motor_imagery(
+            subject=k, n_trials_per_class=12, n_sessions=1, n_runs=2, verbose=False
+        )
+
+    return sim_subject(1), sim_subject(2)  # weak, strong for seed 0
+
+
+def test_weak_responder_has_weaker_envelope_correlation(weak_and_strong):
+    channels = ["C3", "C4", "Cz"]
+    LEFT, RIGHT, FEET = (
+        CLASS_NAMES.index(c) for c in ("left_hand", "right_hand", "feet")
+    )
+    cells = ([0, 1, 2], [RIGHT, LEFT, FEET])  # contralateral hand, vertex
+    effect = {}
+    for name, trials in zip(("weak", "strong"), weak_and_strong, strict=True):
+        alpha = envelope_class_r(trials, BANDS["alpha"], channels)
+        gamma = envelope_class_r(trials, BANDS["high_gamma"], channels)
+        effect[name] = (-alpha[cells].mean(), gamma[cells].mean())
+    for weak, strong in zip(effect["weak"], effect["strong"], strict=True):
+        assert strong > 0.3
+        assert weak < 0.6 * strong
+
+
+def test_strong_responder_topography_has_the_truth_pattern(weak_and_strong):
+    trials = weak_and_strong[1]
+    channels = list(BCI_IV_2A_CH_NAMES)
+    truth = simulation_truth(subject=2)
+    r = {
+        band: envelope_class_r(trials, BANDS[band], channels)
+        for band in ("alpha", "high_gamma")
+    }
+    hand_feet = truth[
+        truth["class"].isin(["left_hand", "right_hand", "feet"])
+        & truth["band"].isin(["alpha", "high_gamma"])
+        & (truth["strength"].abs() >= 0.4)
+    ]
+    assert len(hand_feet) == 6
+    for row in hand_feet.itertuples():
+        value = r[row.band][channels.index(row.channel), CLASS_NAMES.index(row[1])]
+        assert np.sign(value) == row.sign and abs(value) > 0.1
+    # The extreme of each map lies over the source's area.
+    near = {
+        "C3": {"C3", "C5", "C1", "FC3", "CP3"},
+        "C4": {"C4", "C6", "C2", "FC4", "CP4"},
+        "Cz": {"Cz", "C1", "C2", "FCz", "CPz", "FC1", "FC2", "CP1", "CP2"},
+    }
+    for cls, src in (("right_hand", "C3"), ("left_hand", "C4"), ("feet", "Cz")):
+        c = CLASS_NAMES.index(cls)
+        assert channels[r["alpha"][:, c].argmin()] in near[src]
+        assert channels[r["high_gamma"][:, c].argmax()] in near[src]

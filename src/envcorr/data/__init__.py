@@ -17,8 +17,10 @@ __getattr__, __dir__, __all__ = _lazy.attach(
         "simulate": [
             "BCI_IV_2A_CH_NAMES",
             "CLASS_NAMES",
+            "SubjectPhysiology",
             "simulate_motor_imagery",
             "simulation_truth",
+            "subject_physiology",
         ],
     },
 )

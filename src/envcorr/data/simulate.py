@@ -36,11 +36,31 @@ offset and strength:
 Power changes are applied to the amplitude of the band-limited source signal
 as ``sqrt(1 + change × window(t))``; the ``strength`` of the truth table is the
 relative power change at the source for a trial of average strength.
+
+Subjects
+--------
+``simulate_motor_imagery(subject=None)`` (the default) gives one simulated
+subject, the same for every release. ``subject=k`` (k = 1, 2, ...) gives
+subject k of a study: its data come from its own seed,
+``numpy.random.SeedSequence([seed, k])``, and its physiology
+(:func:`subject_physiology`, :class:`SubjectPhysiology`) differs as that of
+real subjects does:
+
+* effect strength: a multiplier of all class effects; in each block of nine
+  subjects (1–9, 10–18, ...) exactly two, chosen at random, are weak
+  responders (strength 0.2–0.35), the others respond normally (0.8–1.3);
+* individual alpha peak frequency, 8.5–11.5 Hz: the mu rhythm of every motor
+  source, and so its desynchronisation, is centred on it (each source within
+  ±0.5 Hz of it, always inside 8–12 Hz);
+* spatial jitter: every motor source moves a few millimetres along the scalp
+  (tangential standard deviation 4–8 mm, at most 12 mm), so the topography
+  differs between subjects while the sources stay over the same areas;
+* noise level: the background and sensor noise are scaled by 0.8–1.25.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import mne
 import numpy as np
@@ -106,13 +126,25 @@ DEFAULT_EFFECT_SCALE = 1.5
 """Default strength of the class effects (see simulate_motor_imagery)."""
 
 
-def simulation_truth(*, effect_scale: float = DEFAULT_EFFECT_SCALE) -> pd.DataFrame:
+def simulation_truth(
+    *,
+    effect_scale: float = DEFAULT_EFFECT_SCALE,
+    subject: int | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
     """The class effects built into :func:`simulate_motor_imagery`.
 
     Parameters
     ----------
     effect_scale : float
         The same factor as in :func:`simulate_motor_imagery`.
+    subject : int | None
+        The same as in :func:`simulate_motor_imagery`: ``None`` for the default
+        simulated subject, k >= 1 for subject k of a study, whose effects are
+        scaled by its :attr:`SubjectPhysiology.effect_strength`.
+    seed : int
+        The seed given to :func:`simulate_motor_imagery`; used only with
+        ``subject``.
 
     Returns
     -------
@@ -122,9 +154,16 @@ def simulation_truth(*, effect_scale: float = DEFAULT_EFFECT_SCALE) -> pd.DataFr
         source), ``sign`` (+1 power increase, −1 decrease), ``strength``
         (relative power change at the source, after the cue, for a trial of
         average strength; −0.6 means 60 % less power), and ``fmin``/``fmax``
-        (the simulated frequency range in Hz).
+        (the simulated frequency range in Hz; for alpha and beta the range
+        that holds the peak, see :attr:`SubjectPhysiology.alpha_peak_hz`).
     """
     effect_scale = check_positive_float("effect_scale", effect_scale)
+    if subject is not None:
+        effect_scale *= subject_physiology(subject, seed=seed).effect_strength
+    return _truth(effect_scale)
+
+
+def _truth(effect_scale: float) -> pd.DataFrame:
     rows = []
     for cls, band, channel, change in _EFFECTS:
         change = _scaled_change(change, effect_scale)
@@ -140,6 +179,113 @@ def simulation_truth(*, effect_scale: float = DEFAULT_EFFECT_SCALE) -> pd.DataFr
             }
         )
     return pd.DataFrame(rows)
+
+
+# Weak responders: exactly _N_WEAK in each block of _WEAK_BLOCK subjects.
+_WEAK_BLOCK = 9
+_N_WEAK = 2
+_WEAK_STRENGTH = (0.2, 0.35)
+_NORMAL_STRENGTH = (0.8, 1.3)
+_ALPHA_PEAK_HZ = (8.5, 11.5)
+_JITTER_M = (0.004, 0.008)
+_MAX_SHIFT_M = 0.012
+_NOISE_SCALE = (0.8, 1.25)
+
+
+@dataclass(frozen=True)
+class SubjectPhysiology:
+    """The physiology of one simulated subject (see :func:`subject_physiology`).
+
+    Attributes
+    ----------
+    subject : int
+        The subject number, 1, 2, ...
+    seed : int
+        The study seed it was drawn from.
+    effect_strength : float
+        Multiplier of all class effects (applied like ``effect_scale``, power
+        decreases in log power): 0.2–0.35 for weak responders, 0.8–1.3 for the
+        others.
+    weak_responder : bool
+        Whether the subject is one of the two weak responders of its block of
+        nine subjects.
+    alpha_peak_hz : float
+        Individual alpha (mu) peak frequency in Hz, 8.5–11.5.
+    noise_scale : float
+        Factor of the background and sensor noise, 0.8–1.25.
+    jitter : float
+        Standard deviation, in metres, of the tangential displacement of the
+        motor sources from their electrodes, 0.004–0.008.
+    source_shift : tuple of (str, tuple of 3 float)
+        The displacement (x, y, z in metres, head coordinates) of each motor
+        source, keyed by the electrode above it; at most 12 mm long.
+    """
+
+    subject: int
+    seed: int
+    effect_strength: float
+    weak_responder: bool
+    alpha_peak_hz: float
+    noise_scale: float
+    jitter: float
+    source_shift: tuple[tuple[str, tuple[float, float, float]], ...]
+
+
+def subject_physiology(subject: int, *, seed: int = 0) -> SubjectPhysiology:
+    """Draw the physiology of simulated subject ``subject`` of study ``seed``.
+
+    Deterministic for a given ``(seed, subject)`` and independent of the other
+    simulation options. The weak responders are drawn per block of nine
+    subjects (1–9, 10–18, ...), exactly two in each block; everything else
+    comes from the subject's own ``numpy.random.SeedSequence([seed, subject])``.
+
+    Parameters
+    ----------
+    subject : int
+        Subject number, >= 1.
+    seed : int
+        Seed of the study, as given to :func:`simulate_motor_imagery`.
+
+    Returns
+    -------
+    physiology : SubjectPhysiology
+        Effect strength, alpha peak, noise scale and source displacements.
+    """
+    subject = check_int("subject", subject, minimum=1)
+    seed = check_int("seed", seed, minimum=0)
+    block, position = divmod(subject - 1, _WEAK_BLOCK)
+    # A separate stream per block (three words: never equal to a subject's).
+    block_rng = np.random.default_rng([seed, block, 0x57EA])
+    weak = position in block_rng.permutation(_WEAK_BLOCK)[:_N_WEAK]
+    rng = np.random.default_rng(_subject_seed(seed, subject).spawn(2)[0])
+    effect_strength = rng.uniform(*(_WEAK_STRENGTH if weak else _NORMAL_STRENGTH))
+    alpha_peak = rng.uniform(*_ALPHA_PEAK_HZ)
+    noise_scale = np.exp(rng.uniform(*np.log(_NOISE_SCALE)))
+    jitter = rng.uniform(*_JITTER_M)
+    pos = standard_montage().get_positions()["ch_pos"]
+    shifts = []
+    for name in _MOTOR_SOURCES:
+        radial = pos[name] / np.linalg.norm(pos[name])
+        shift = rng.normal(0.0, jitter, 3)
+        shift -= (shift @ radial) * radial  # along the scalp
+        norm = np.linalg.norm(shift)
+        if norm > _MAX_SHIFT_M:
+            shift *= _MAX_SHIFT_M / norm
+        shifts.append((name, tuple(round(float(v), 6) for v in shift)))
+    return SubjectPhysiology(
+        subject=subject,
+        seed=seed,
+        effect_strength=round(float(effect_strength), 4),
+        weak_responder=bool(weak),
+        alpha_peak_hz=round(float(alpha_peak), 3),
+        noise_scale=round(float(noise_scale), 4),
+        jitter=round(float(jitter), 5),
+        source_shift=tuple(shifts),
+    )
+
+
+def _subject_seed(seed: int, subject: int) -> np.random.SeedSequence:
+    return np.random.SeedSequence([seed, subject])
 
 
 def _scaled_change(change: float, effect_scale: float) -> float:
@@ -158,7 +304,7 @@ class _Layout:
     mix_occipital: np.ndarray  # (n_channels,)
 
 
-def _layout(sfreq: float) -> _Layout:
+def _layout(sfreq: float, motor_shift: np.ndarray | None = None) -> _Layout:
     montage = standard_montage()
     pos = montage.get_positions()["ch_pos"]
     ch_names = list(BCI_IV_2A_CH_NAMES)
@@ -166,8 +312,10 @@ def _layout(sfreq: float) -> _Layout:
     info.set_montage(montage)
     elec = np.array([pos[c] for c in ch_names])
 
-    def weights(src_names: list[str]) -> np.ndarray:
+    def weights(src_names: list[str], shift: np.ndarray | None = None) -> np.ndarray:
         src = np.array([pos[c] for c in src_names])
+        if shift is not None:
+            src = src + shift
         d2 = ((elec[:, None, :] - src[None, :, :]) ** 2).sum(-1)
         return np.exp(-d2 / (2 * _SPREAD_M**2))
 
@@ -178,7 +326,7 @@ def _layout(sfreq: float) -> _Layout:
         ch_names=ch_names,
         info=info,
         mix_background=background,
-        mix_motor=weights(list(_MOTOR_SOURCES)),
+        mix_motor=weights(list(_MOTOR_SOURCES), motor_shift),
         mix_occipital=weights(["Oz"])[:, 0],
     )
 
@@ -246,17 +394,19 @@ def simulate_motor_imagery(
     tmin: float = -0.5,
     tmax: float = 4.0,
     effect_scale: float = DEFAULT_EFFECT_SCALE,
+    subject: int | None = None,
     verbose: bool | str | int | None = None,
 ) -> Trials:
     """Simulate a four-class motor-imagery dataset like BCI Competition IV 2a.
 
     See the module docstring for the model. The result is deterministic for a
-    given ``seed`` and set of options.
+    given ``seed``, ``subject`` and set of options.
 
     Parameters
     ----------
     seed : int
-        Seed of the random number generator.
+        Seed of the random number generator; with ``subject``, the seed of the
+        study, from which every subject's own seed is derived.
     n_trials_per_class : int
         Trials of each class in each session (72 in BCI IV 2a).
     n_sessions : int
@@ -276,6 +426,13 @@ def simulate_motor_imagery(
         scaled in log power); the default, 1.5, is calibrated so that a
         Deep4Net trained on session 1 with cropped decoding classifies session
         2 well above chance but not perfectly.
+    subject : int | None
+        ``None`` (default) simulates the one subject of earlier releases, bit
+        for bit. An integer k >= 1 simulates subject k of a study: its data
+        come from ``numpy.random.SeedSequence([seed, k])`` and its physiology
+        (effect strength, alpha peak frequency, source positions, noise
+        level) from :func:`subject_physiology`; among subjects 1–9 exactly
+        two are weak responders.
     verbose : bool | str | int | None
         Logging level (see :mod:`envcorr._logging`).
 
@@ -283,10 +440,13 @@ def simulate_motor_imagery(
     -------
     trials : Trials
         ``X`` of shape (n_sessions × 4 × n_trials_per_class, 22, n_times) in
-        volts, classes :data:`CLASS_NAMES`, ``session`` and ``subject`` set,
+        volts, classes :data:`CLASS_NAMES`, ``session`` and ``subject`` set
+        (``"sim{seed}"``, or ``"sim{seed}-{k}"`` for subject k),
         ``continuous`` holding the runs, ``info`` with standard 10-05
         positions, and ``description["truth"]`` the rows of
-        :func:`simulation_truth` as a list of dicts.
+        :func:`simulation_truth` as a list of dicts; for subject k also
+        ``description["subject"]`` (k) and ``description["physiology"]``
+        (:class:`SubjectPhysiology` as a dict).
     """
     seed = check_int("seed", seed, minimum=0)
     n_trials_per_class = check_int("n_trials_per_class", n_trials_per_class, minimum=1)
@@ -294,6 +454,7 @@ def simulate_motor_imagery(
     n_runs = check_int("n_runs", n_runs, minimum=1)
     sfreq = check_positive_float("sfreq", sfreq)
     effect_scale = check_positive_float("effect_scale", effect_scale)
+    physiology = None if subject is None else subject_physiology(subject, seed=seed)
     if sfreq / 2 <= SIMULATED_BANDS["high_gamma"][1] + 5:
         raise invalid(
             "sfreq",
@@ -323,6 +484,7 @@ def simulate_motor_imagery(
         tmin=tmin,
         tmax=tmax,
         effect_scale=effect_scale,
+        physiology=physiology,
     )
 
 
@@ -336,17 +498,36 @@ def _simulate(
     tmin: float,
     tmax: float,
     effect_scale: float,
+    physiology: SubjectPhysiology | None,
 ) -> Trials:
-    rng = np.random.default_rng(seed)
-    layout = _layout(sfreq)
+    if physiology is None:
+        rng = np.random.default_rng(seed)
+        layout = _layout(sfreq)
+        noise_scale = 1.0
+        subject_label = f"sim{seed}"
+    else:
+        subject = physiology.subject
+        rng = np.random.default_rng(_subject_seed(seed, subject).spawn(2)[1])
+        shift = np.array([v for _, v in physiology.source_shift])
+        layout = _layout(sfreq, shift)
+        noise_scale = physiology.noise_scale
+        subject_label = f"sim{seed}-{subject}"
     n_times = round((tmax - tmin) * sfreq)
     offset = round(tmin * sfreq)
-    truth = simulation_truth(effect_scale=effect_scale)
+    strength = 1.0 if physiology is None else physiology.effect_strength
+    truth = _truth(effect_scale * strength)
     # Subject-specific peak frequencies of each motor source's rhythms.
+    alpha_peak = rng.uniform(9.0, 11.0)
+    alpha_spread = rng.normal(0.0, 0.3, len(_MOTOR_SOURCES))
+    if physiology is not None:
+        alpha_peak = physiology.alpha_peak_hz
+        alpha_spread = np.clip(alpha_spread, -0.5, 0.5)
     peaks = {
-        "alpha": rng.uniform(9.0, 11.0) + rng.normal(0.0, 0.3, len(_MOTOR_SOURCES)),
+        "alpha": alpha_peak + alpha_spread,
         "beta": rng.uniform(19.0, 23.0) + rng.normal(0.0, 1.0, len(_MOTOR_SOURCES)),
     }
+    if physiology is not None:
+        peaks["alpha"] = np.clip(peaks["alpha"], 8.0, 12.0)
     occipital_peak = rng.uniform(9.5, 11.0)
 
     recordings, segment, onsets, labels, sessions = [], [], [], [], []
@@ -371,6 +552,7 @@ def _simulate(
                 occipital_peak=occipital_peak,
                 session_gain=session_gain,
                 truth=truth,
+                noise_scale=noise_scale,
             )
             recordings.append(data)
             segment += [len(recordings) - 1] * len(cues)
@@ -379,6 +561,16 @@ def _simulate(
             sessions += [session] * len(cues)
         logger.info("Simulated %s: %d trials.", session, len(y_session))
 
+    description = {
+        "dataset": "simulated",
+        "seed": seed,
+        "effect_scale": effect_scale,
+        "montage": STANDARD_MONTAGE,
+        "truth": truth.to_dict(orient="records"),
+    }
+    if physiology is not None:
+        description["subject"] = physiology.subject
+        description["physiology"] = asdict(physiology)
     segment_arr = np.asarray(segment)
     onset_arr = np.asarray(onsets)
     X = np.stack(
@@ -396,15 +588,9 @@ def _simulate(
         info=layout.info,
         tmin=offset / sfreq,
         session=np.asarray(sessions),
-        subject=np.full(len(labels), f"sim{seed}"),
+        subject=np.full(len(labels), subject_label),
         continuous=Recordings(recordings, segment_arr, onset_arr),
-        description={
-            "dataset": "simulated",
-            "seed": seed,
-            "effect_scale": effect_scale,
-            "montage": STANDARD_MONTAGE,
-            "truth": truth.to_dict(orient="records"),
-        },
+        description=description,
     )
 
 
@@ -420,6 +606,7 @@ def _simulate_run(
     occipital_peak: float,
     session_gain: dict[str, np.ndarray],
     truth: pd.DataFrame,
+    noise_scale: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One continuous run, shape (n_channels, n_samples), and its cue samples."""
     # Cue every 7.5-8.5 s as in BCI IV 2a, margins so every window fits.
@@ -440,7 +627,7 @@ def _simulate_run(
     background = layout.mix_background @ _spectral_noise(
         rng, layout.mix_background.shape[1], n_samples, pink
     )
-    data = _BACKGROUND_RMS * background
+    data = (_BACKGROUND_RMS * noise_scale) * background
 
     # Per-trial variability: effect strength, onset latency and offset.
     strength = np.clip(rng.normal(1.0, 0.4, len(y)), 0.0, 2.0)
@@ -481,7 +668,8 @@ def _simulate_run(
     occipital_gain = _band_gain(freqs, occipital_peak - 1.5, occipital_peak + 1.5, 2.0)
     occipital = _spectral_noise(rng, 1, n_samples, occipital_gain)[0]
     data += _OCCIPITAL_ALPHA_RMS * layout.mix_occipital[:, None] * occipital
-    data += _SENSOR_NOISE_RMS * rng.standard_normal(data.shape, dtype=np.float32)
+    sensor_rms = _SENSOR_NOISE_RMS * noise_scale
+    data += sensor_rms * rng.standard_normal(data.shape, dtype=np.float32)
     return data.astype(np.float32), cues
 
 
