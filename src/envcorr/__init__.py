@@ -26,6 +26,7 @@ __getattr__, __dir__, _ = _lazy.attach(
         "report",
         "results",
         "signal",
+        "stats",
         "training",
         "viz",
         "workflow",
