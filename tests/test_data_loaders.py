@@ -157,6 +157,11 @@ def test_load_data_dispatch(tmp_path):
         "simulated", n_trials_per_class=2, n_runs=1, n_sessions=1, verbose=False
     )
     assert sim.n_trials == 8 and sim.description["dataset"] == "simulated"
+    # a subject of the simulated data is that subject, with its own physiology
+    small = dict(n_trials_per_class=2, n_runs=1, n_sessions=1, verbose=False)
+    third = load_data("simulated", subject=3, **small)
+    assert third.description["subject"] == 3
+    np.testing.assert_array_equal(third.X, simulate_motor_imagery(subject=3, **small).X)
     save_npz(sim, tmp_path / "sim.npz", verbose=False)
     assert load_data(tmp_path / "sim.npz", verbose=False).n_trials == 8
     edf = write(make_raw(), tmp_path / "rec.edf")

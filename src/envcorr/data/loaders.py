@@ -109,7 +109,9 @@ def load_data(
         :func:`loader_for`.
     subject : int | None
         Subject number, required for a dataset (1–109 for PhysioNet MI); for
-        ``"simulated"`` it is the seed unless ``seed`` is given.
+        ``"simulated"``, the simulated subject with its own physiology (see
+        :func:`~envcorr.data.simulate.subject_physiology`); None gives the
+        default simulated recording.
     verbose : bool | str | int | None
         Logging level.
     **kwargs
@@ -121,9 +123,7 @@ def load_data(
     """
     loader = loader_for(source)
     if loader.what == SIMULATED:
-        if subject is not None:
-            kwargs.setdefault("seed", subject)
-        return loader.function(verbose=verbose, **kwargs)
+        return loader.function(subject=subject, verbose=verbose, **kwargs)
     if not isinstance(source, str | os.PathLike):  # several files: runs
         return loader.function(list(source), verbose=verbose, **kwargs)
     name = resolve_dataset_name(source)
