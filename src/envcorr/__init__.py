@@ -27,6 +27,7 @@ __getattr__, __dir__, _ = _lazy.attach(
         "results",
         "signal",
         "stats",
+        "study",
         "training",
         "viz",
         "workflow",
@@ -39,6 +40,7 @@ __getattr__, __dir__, _ = _lazy.attach(
         "signal.bands": ["DEFAULT_BANDS", "filterbank_bands"],
         "signal.envelopes": ["band_envelopes"],
         "signal.windows": ["moving_average"],
+        "study": ["run_study"],
         "training.checkpoint": ["load_checkpoint"],
     },
 )
@@ -57,6 +59,7 @@ __all__ = [
     "make_dense",
     "moving_average",
     "receptive_fields",
+    "run_study",
     "save_maps",
     "set_log_level",
 ]

@@ -31,8 +31,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     g.add_argument("-v", "--verbose", action="store_true", help="debug messages")
 
 
-def _data_options(p: argparse.ArgumentParser) -> None:
-    """The data options of run, train and compute (one definition for all)."""
+def _data_options(p: argparse.ArgumentParser, *, subject: bool = True) -> None:
+    """The data options of run, train, compute and study (one definition for all).
+
+    ``subject=False``: no ``--subject`` (``envcorr study`` takes ``--subjects``).
+    """
     d = _defaults()
     g = p.add_argument_group("data")
     g.add_argument(
@@ -45,13 +48,15 @@ def _data_options(p: argparse.ArgumentParser) -> None:
         "included (runs of one subject; a quoted glob "
         f"such as 'S01/*.gdf' is expanded and sorted) (default: {d.data})",
     )
-    g.add_argument(
-        "--subject",
-        type=int,
-        help="subject number of a dataset (bnci2014_001: 1-9, schirrmeister2017: "
-        "1-14, physionet_mi: 1-109); seed of the "
-        "simulated data (default: 1 for MOABB, seed for simulated)",
-    )
+    if subject:
+        g.add_argument(
+            "--subject",
+            type=int,
+            help="subject number of a dataset (bnci2014_001: 1-9, schirrmeister2017: "
+            "1-14, physionet_mi: 1-109) or of the simulated data (any k >= 1: a "
+            "subject with its own physiology) (default: 1 for a dataset, the "
+            "default simulated recording)",
+        )
     g.add_argument(
         "--test-data",
         dest="test_data",
@@ -243,7 +248,81 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--svg", action="store_true", help="also save figures as SVG")
     _common(p)
+
+    _study_parser(sub)
     return parser
+
+
+def _study_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "study",
+        help="run many subjects on a Dask cluster and compute group maps",
+        description="Run `envcorr run` for each subject, one Dask task per subject "
+        "(a local cluster of worker processes, or a running cluster), into "
+        "OUT/subjects/<subject>/, then write OUT/group.nc: the subjects' maps, their "
+        "means and sign-flip tests. Running the same command again reuses finished "
+        "subjects and retries failed ones (OUT/failures.json).",
+    )
+    _data_options(p, subject=False)
+    g = p.add_argument_group("subjects")
+    g.add_argument(
+        "--subjects",
+        default="all",
+        metavar="1-9|all|1,3,5",
+        help="subjects: a range, a list, both ('1-3,7') or 'all' (simulated: 1-9, "
+        "bnci2014_001: 1-9, schirrmeister2017: 1-14, physionet_mi: 1-109); with "
+        "files, write the subject as {subject} in their names, e.g. "
+        "'data/A{subject:02d}T.gdf' (default: all)",
+    )
+    _train_options(p)
+    _analysis_options(p)
+    g = p.add_argument_group("cluster")
+    g.add_argument(
+        "--workers",
+        type=int,
+        help="Dask worker processes of the local cluster (default: one per core, "
+        "no more than subjects to run; one per GPU with CUDA)",
+    )
+    g.add_argument(
+        "--threads-per-worker",
+        dest="threads_per_worker",
+        type=int,
+        metavar="T",
+        help="threads (and torch threads) of each worker, which runs one subject at "
+        "a time (default: the cores shared among the workers)",
+    )
+    g.add_argument(
+        "--scheduler",
+        metavar="ADDRESS|FILE",
+        help="use a running Dask cluster: its scheduler address (tcp://host:8786) "
+        "or scheduler file (default: start a local cluster)",
+    )
+    g = p.add_argument_group("group statistics and output")
+    g.add_argument(
+        "--n-permutations",
+        dest="n_permutations",
+        type=int,
+        default=10000,
+        metavar="N",
+        help="random sign flips of the group tests above 12 subjects (up to 12: "
+        "all flips) (default: 10000)",
+    )
+    g.add_argument(
+        "-o",
+        "--out",
+        help="study folder: subjects/<subject>/, study.json, failures.json, group.nc "
+        "(default: envcorr-study)",
+    )
+    g.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="run every subject again, also when the study in --out was made with "
+        "other options (refused otherwise)",
+    )
+    g.add_argument(
+        "--config", help="TOML file with any of these options (command line wins)"
+    )
+    _common(p)
 
 
 def _config(args: argparse.Namespace) -> RunConfig:
@@ -305,6 +384,9 @@ def _dispatch(args: argparse.Namespace) -> None:
         _say(f"Report: {paths['report']}")
         return
     config = _config(args)
+    if args.command == "study":
+        _study(args, config, verbose)
+        return
     config.check()  # bad options fail before torch and the data load
     from . import workflow
 
@@ -323,6 +405,33 @@ def _dispatch(args: argparse.Namespace) -> None:
             f"(train {100 * summary['train_accuracy']:.1f} %)"
         )
         _print_paths(summary["paths"])
+
+
+def _study(args: argparse.Namespace, config: RunConfig, verbose: str) -> None:
+    from .study import DEFAULT_OUT, run_study
+
+    config = dataclasses.replace(config, overwrite=False)
+    summary = run_study(
+        config,
+        subjects=args.subjects,
+        out=args.out or DEFAULT_OUT,
+        workers=args.workers,
+        threads_per_worker=args.threads_per_worker,
+        scheduler=args.scheduler,
+        n_permutations=args.n_permutations,
+        overwrite=args.overwrite,
+        verbose=verbose,
+    )
+    paths = summary["paths"]
+    _say(
+        f"Subjects finished: {len(summary['subjects'])}, failed: "
+        f"{len(summary['failed'])}"
+    )
+    _say(f"{'Study':<11} {paths['out']}")
+    if paths["group"] is not None:
+        _say(f"{'Group':<11} {paths['group']}")
+    if paths["failures"] is not None:
+        _say(f"{'Failures':<11} {paths['failures']}")
 
 
 def _print_paths(paths: dict[str, Path]) -> None:
