@@ -16,10 +16,11 @@ import xarray as xr
 
 from envcorr import InvalidInputError
 from envcorr.cli import main
+from envcorr.cluster import cluster_shape
 from envcorr.config import RunConfig
 from envcorr.data import save_npz, simulate_motor_imagery
 from envcorr.stats import group_test, subject_z
-from envcorr.study import cluster_shape, parse_subjects, run_study
+from envcorr.study import parse_subjects, run_study
 
 # Tiny subjects: a few seconds each. Files named with {subject}, relative to
 # the study's folder (each test runs from its own copy of it).

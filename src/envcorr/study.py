@@ -42,6 +42,8 @@ from typing import Any
 from ._utils.check import check_int, invalid
 from ._utils.io import atomic_path
 from ._utils.logs import logger, verbose
+from ._utils.versions import versions
+from .cluster import StudyCluster, check_scheduler, count_gpus
 from .config import RESULTS_NAME, SIMULATED, RunConfig
 
 STUDY_NAME = "study.json"
@@ -60,8 +62,6 @@ N_SUBJECTS = {
 
 #: Options that may change between runs of one study (they do not change results).
 _FREE_OPTIONS = ("subject", "out", "overwrite")
-
-_EXACT_MAX = 12  # all sign flips up to this many subjects (stats.group_test)
 
 
 # --------------------------------------------------------------------------
@@ -340,132 +340,6 @@ def run_subject(
 
 
 # --------------------------------------------------------------------------
-# the cluster
-# --------------------------------------------------------------------------
-def _n_gpus(config: RunConfig) -> int:
-    if config.device is not None and not config.device.startswith("cuda"):
-        return 0
-    import torch
-
-    return torch.cuda.device_count() if torch.cuda.is_available() else 0
-
-
-def cluster_shape(
-    n_tasks: int,
-    workers: int | None = None,
-    threads_per_worker: int | None = None,
-    *,
-    n_gpus: int = 0,
-    cores: int | None = None,
-) -> tuple[int, int]:
-    """Workers and threads per worker of the local cluster.
-
-    Without choices, one single-thread worker per core, but no more workers
-    than subjects to run, the cores shared out among them; with GPUs, one
-    worker (one subject at a time) per GPU.
-    """
-    cores = max(1, cores or os.cpu_count() or 1)
-    if workers is None:
-        if n_gpus:
-            workers = n_gpus
-        elif threads_per_worker is not None:
-            workers = max(1, cores // threads_per_worker)
-        else:
-            workers = cores
-        workers = max(1, min(workers, n_tasks))
-    if threads_per_worker is None:
-        threads_per_worker = max(1, cores // workers)
-    return workers, threads_per_worker
-
-
-def check_scheduler(scheduler: Any) -> Path | None:
-    """Check ``scheduler``: None, a Client, an address, or an existing file.
-
-    Returns the scheduler file's path, or None for the other kinds.
-    """
-    if scheduler is None or not isinstance(scheduler, str | os.PathLike):
-        if scheduler is not None and not hasattr(scheduler, "submit"):
-            raise invalid(
-                "scheduler",
-                f"expected an address, a scheduler file or a Client, got "
-                f"{scheduler!r}.",
-            )
-        return None
-    address = str(scheduler)
-    if "://" in address:
-        return None
-    path = Path(address).expanduser()
-    if not path.is_file():
-        raise invalid(
-            "scheduler",
-            f"{address!r} is neither an address such as 'tcp://host:8786' nor a "
-            "scheduler file (not found).",
-            "Give the scheduler's address or the JSON file written by "
-            "`dask scheduler --scheduler-file FILE`.",
-        )
-    return path
-
-
-class _Cluster:
-    """A Client on a running cluster, or a LocalCluster started (and closed) here."""
-
-    def __init__(
-        self,
-        scheduler: Any,
-        n_tasks: int,
-        workers: int | None,
-        threads_per_worker: int | None,
-        n_gpus: int,
-    ) -> None:
-        from distributed import Client
-
-        self._own: list[Any] = []
-        self.whole_worker = True
-        if scheduler is None:
-            from distributed import LocalCluster
-
-            n, t = cluster_shape(n_tasks, workers, threads_per_worker, n_gpus=n_gpus)
-            logger.info("Starting %d Dask worker(s) of %d thread(s) each", n, t)
-            cluster = LocalCluster(
-                n_workers=n,
-                threads_per_worker=t,
-                processes=True,
-                resources={"subject": 1},  # one subject at a time per worker
-                dashboard_address=None,
-            )
-            self._own.append(cluster)
-            self.client = Client(cluster)
-            self._own.insert(0, self.client)
-        elif isinstance(scheduler, Client):
-            self.client = scheduler
-        else:
-            address = str(scheduler)
-            if "://" in address:
-                self.client = Client(address)
-            else:
-                path = check_scheduler(scheduler)
-                self.client = Client(scheduler_file=str(path))
-            self._own.append(self.client)
-        if scheduler is None:
-            return  # our LocalCluster: one subject per worker (resources)
-        infos = self.client.scheduler_info().get("workers", {}).values()
-        self.whole_worker = bool(infos) and all(
-            "subject" in (w.get("resources") or {}) for w in infos
-        )
-
-    @property
-    def resources(self) -> dict[str, int] | None:
-        return {"subject": 1} if self.whole_worker else None
-
-    def close(self) -> None:
-        for thing in self._own:
-            try:
-                thing.close()
-            except Exception:
-                logger.debug("Could not close %r", thing, exc_info=True)
-
-
-# --------------------------------------------------------------------------
 # the study
 # --------------------------------------------------------------------------
 def _minutes(seconds: float) -> str:
@@ -566,7 +440,7 @@ def run_study(
     record = {
         "options": options,
         "subjects": subjects,
-        "versions": _versions(),
+        "versions": versions(),
         "updated": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     _write_json(out / STUDY_NAME, record)
@@ -601,9 +475,11 @@ def run_study(
     failed = {s: failures[s] for s in subjects if s in failures}
     group = None
     if len(finished) >= 2:
+        from .group import write_group
+
         group = write_group(
-            out,
-            finished,
+            out / GROUP_NAME,
+            {s: subject_dir(out, s) / RESULTS_NAME for s in finished},
             options=options,
             n_permutations=n_permutations,
             failed=sorted(failed),
@@ -635,12 +511,6 @@ def run_study(
     }
 
 
-def _versions() -> dict[str, str]:
-    from ._utils.versions import versions
-
-    return versions()
-
-
 def _run_subjects(
     configs: dict[int, RunConfig],
     todo: list[int],
@@ -657,8 +527,8 @@ def _run_subjects(
 
     from distributed import as_completed
 
-    n_gpus = _n_gpus(config) if scheduler is None else 0
-    cluster = _Cluster(scheduler, len(todo), workers, threads_per_worker, n_gpus)
+    n_gpus = count_gpus(config) if scheduler is None else 0
+    cluster = StudyCluster(scheduler, len(todo), workers, threads_per_worker, n_gpus)
     log_level = "DEBUG" if logger.isEnabledFor(logging.DEBUG) else "WARNING"
     start = time.perf_counter()
     try:
@@ -725,216 +595,10 @@ def _run_subjects(
         cluster.close()
 
 
-# --------------------------------------------------------------------------
-# group maps
-# --------------------------------------------------------------------------
-_SHARED_DIMS = ("layer", "band", "channel", "class")
-
-
-def _shared_coords(datasets: dict[int, Any]) -> dict[str, Any]:
-    """Coordinates on layer, band, channel and class; refused unless all agree."""
-    import numpy as np
-
-    subjects = list(datasets)
-    first = datasets[subjects[0]]
-    names = [
-        name
-        for name, coord in first.coords.items()
-        if coord.dims and set(coord.dims) <= set(_SHARED_DIMS)
-    ]
-    for s in subjects[1:]:
-        ds = datasets[s]
-        for name in names:
-            a = first[name].values
-            b = ds[name].values if name in ds.coords else None
-            same = b is not None and a.shape == b.shape
-            if same and a.dtype.kind in "fc":
-                same = bool(np.allclose(a, b, equal_nan=True))
-            elif same:
-                same = bool(np.array_equal(a, b))
-            if not same:
-                raise invalid(
-                    "subjects",
-                    f"the {name!r} of subject {s} differ from those of subject "
-                    f"{subjects[0]}; group maps need the same {name!r} for all.",
-                    "Analyse every subject with the same channels, bands, "
-                    "model and trial length.",
-                )
-    return {name: first[name] for name in names}
-
-
-def group_maps(
-    datasets: dict[int, Any],
-    *,
-    n_permutations: int = 10000,
-    options: dict[str, Any] | None = None,
-    failed: Sequence[int] = (),
-) -> Any:
-    """The group dataset (``group.nc``) from the subjects' results.
-
-    Parameters
-    ----------
-    datasets : dict
-        ``{subject: results}``, each as written by ``envcorr run``.
-    n_permutations : int
-        Random sign patterns of the tests with more than 12 subjects.
-    options : dict | None
-        The study's options, stored (JSON) in the ``config`` attribute.
-    failed : list of int
-        Subjects left out because they failed, stored in ``failed_subjects``.
-
-    Returns
-    -------
-    xarray.Dataset
-        ``subject_layer_mean_abs_corr_diff`` and ``subject_layer_mean_corr_diff``
-        (subject, layer, band, channel), their means over subjects
-        ``layer_mean_abs_corr_diff`` and ``layer_mean_corr_diff`` (NaN where a
-        subject has NaN), the sign-flip tests of the trained − untrained mean
-        |r| ``diff_t``, ``diff_p``, ``diff_p_fwer``, ``diff_q_fdr``
-        (:func:`envcorr.stats.group_test`, two-sided); with class labels
-        ``subject_class_corr`` (subject, band, channel, class), ``class_corr``
-        and its ``class_t``, ``class_p``, ``class_p_fwer``, ``class_q_fdr``;
-        with further untrained networks ``subject_diff_z``
-        (:func:`envcorr.stats.subject_z`); ``accuracy`` and ``n_trials``
-        (subject).
-    """
-    import numpy as np
-    import xarray as xr
-
-    from .stats import group_test, subject_z
-
-    subjects = sorted(datasets)
-    coords = _shared_coords({s: datasets[s] for s in subjects})
-    coords["subject"] = ("subject", np.asarray(subjects, dtype=np.int64))
-    cell = ("layer", "band", "channel")
-    data_vars: dict[str, Any] = {}
-
-    def stack(var: str, dims: tuple[str, ...]) -> np.ndarray:
-        return np.stack(
-            [
-                datasets[s][var].transpose(*dims).values.astype(np.float64)
-                for s in subjects
-            ]
-        )
-
-    tests: dict[str, Any] = {}
-    abs_diff = stack("layer_mean_abs_corr_diff", cell)
-    diff = stack("layer_mean_corr_diff", cell)
-    data_vars["subject_layer_mean_abs_corr_diff"] = (("subject", *cell), abs_diff)
-    data_vars["subject_layer_mean_corr_diff"] = (("subject", *cell), diff)
-    data_vars["layer_mean_abs_corr_diff"] = (cell, abs_diff.mean(axis=0))
-    data_vars["layer_mean_corr_diff"] = (cell, diff.mean(axis=0))
-    gt = group_test(
-        abs_diff,
-        n_permutations=n_permutations,
-        tail=0,
-        exact_max=_EXACT_MAX,
-        verbose=False,
-    )
-    tests["diff"] = gt
-    for stat in ("t", "p", "p_fwer", "q_fdr"):
-        data_vars[f"diff_{stat}"] = (cell, getattr(gt, stat))
-
-    if all("class_corr" in datasets[s] for s in subjects):
-        cdims = ("band", "channel", "class")
-        cc = stack("class_corr", cdims)
-        data_vars["subject_class_corr"] = (("subject", *cdims), cc)
-        data_vars["class_corr"] = (cdims, cc.mean(axis=0))
-        gt = group_test(
-            cc,
-            n_permutations=n_permutations,
-            tail=0,
-            exact_max=_EXACT_MAX,
-            verbose=False,
-        )
-        tests["class"] = gt
-        for stat in ("t", "p", "p_fwer", "q_fdr"):
-            data_vars[f"class_{stat}"] = (cdims, getattr(gt, stat))
-
-    untrained = [
-        [
-            str(n)
-            for n in datasets[s]["network"].values
-            if str(n).startswith("untrained")
-        ]
-        for s in subjects
-    ]
-    if all(len(u) >= 2 for u in untrained):
-        z = []
-        for s, names in zip(subjects, untrained, strict=True):
-            mac = datasets[s]["layer_mean_abs_corr"].transpose("network", *cell)
-            z.append(
-                subject_z(
-                    mac.sel(network="trained").values, mac.sel(network=names).values
-                )
-            )
-        data_vars["subject_diff_z"] = (("subject", *cell), np.stack(z))
-
-    data_vars["accuracy"] = (
-        ("subject",),
-        np.array(
-            [float(datasets[s].attrs.get("test_accuracy", np.nan)) for s in subjects]
-        ),
-    )
-    data_vars["n_trials"] = (
-        ("subject",),
-        np.array([int(datasets[s].attrs.get("n_trials", -1)) for s in subjects]),
-    )
-    group = xr.Dataset(data_vars, coords=coords)
-    first = datasets[subjects[0]]
-    group.attrs.update(
-        {
-            "config": json.dumps(options or {}),
-            "versions": json.dumps(_versions()),
-            "subjects": json.dumps(subjects),
-            "failed_subjects": json.dumps(list(failed)),
-            "n_subjects": len(subjects),
-            "n_permutations": n_permutations,
-            "tail": 0,
-            "diff_n_flips": int(tests["diff"].n_flips),
-            "diff_exact": int(tests["diff"].exact),
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-    )
-    if "class" in tests:
-        group.attrs["class_n_flips"] = int(tests["class"].n_flips)
-        group.attrs["class_exact"] = int(tests["class"].exact)
-    for name in ("sfreq", "n_times", "square", "model_name", "dataset"):
-        if name in first.attrs:
-            group.attrs[name] = first.attrs[name]
-    return group
-
-
-def write_group(
-    out: Path,
-    subjects: Sequence[int],
-    *,
-    options: dict[str, Any],
-    n_permutations: int,
-    failed: Sequence[int] = (),
-) -> Path:
-    """Read the subjects' results.nc and write ``out/group.nc`` atomically."""
-    from .results import ENGINE, read_results
-
-    datasets = {
-        s: read_results(subject_dir(out, s) / RESULTS_NAME, name="results")
-        for s in subjects
-    }
-    group = group_maps(
-        datasets, n_permutations=n_permutations, options=options, failed=failed
-    )
-    path = out / GROUP_NAME
-    with atomic_path(path) as tmp:
-        group.to_netcdf(tmp, engine=ENGINE)
-    return path
-
-
 __all__ = [
     "check_study_data",
-    "group_maps",
     "parse_subjects",
     "run_study",
     "run_subject",
     "subject_config",
-    "write_group",
 ]

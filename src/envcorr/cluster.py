@@ -1,0 +1,141 @@
+"""Dask clusters for studies: a local cluster sized from the machine, or a running one.
+
+By default a :class:`distributed.LocalCluster` of worker processes is started
+on this machine (one per core, or one per GPU, each running one subject at a
+time); ``scheduler`` connects to a running cluster instead, by address
+(``"tcp://host:port"``) or scheduler file (as dask-jobqueue's ``SLURMCluster``
+writes one). Dask is imported only when a cluster starts.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ._utils.check import invalid
+from ._utils.logs import logger
+from .config import RunConfig
+
+
+def count_gpus(config: RunConfig) -> int:
+    if config.device is not None and not config.device.startswith("cuda"):
+        return 0
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def cluster_shape(
+    n_tasks: int,
+    workers: int | None = None,
+    threads_per_worker: int | None = None,
+    *,
+    n_gpus: int = 0,
+    cores: int | None = None,
+) -> tuple[int, int]:
+    """Workers and threads per worker of the local cluster.
+
+    Without choices, one single-thread worker per core, but no more workers
+    than subjects to run, the cores shared out among them; with GPUs, one
+    worker (one subject at a time) per GPU.
+    """
+    cores = max(1, cores or os.cpu_count() or 1)
+    if workers is None:
+        if n_gpus:
+            workers = n_gpus
+        elif threads_per_worker is not None:
+            workers = max(1, cores // threads_per_worker)
+        else:
+            workers = cores
+        workers = max(1, min(workers, n_tasks))
+    if threads_per_worker is None:
+        threads_per_worker = max(1, cores // workers)
+    return workers, threads_per_worker
+
+
+def check_scheduler(scheduler: Any) -> Path | None:
+    """Check ``scheduler``: None, a Client, an address, or an existing file.
+
+    Returns the scheduler file's path, or None for the other kinds.
+    """
+    if scheduler is None or not isinstance(scheduler, str | os.PathLike):
+        if scheduler is not None and not hasattr(scheduler, "submit"):
+            raise invalid(
+                "scheduler",
+                f"expected an address, a scheduler file or a Client, got "
+                f"{scheduler!r}.",
+            )
+        return None
+    address = str(scheduler)
+    if "://" in address:
+        return None
+    path = Path(address).expanduser()
+    if not path.is_file():
+        raise invalid(
+            "scheduler",
+            f"{address!r} is neither an address such as 'tcp://host:8786' nor a "
+            "scheduler file (not found).",
+            "Give the scheduler's address or the JSON file written by "
+            "`dask scheduler --scheduler-file FILE`.",
+        )
+    return path
+
+
+class StudyCluster:
+    """A Client on a running cluster, or a LocalCluster started (and closed) here."""
+
+    def __init__(
+        self,
+        scheduler: Any,
+        n_tasks: int,
+        workers: int | None,
+        threads_per_worker: int | None,
+        n_gpus: int,
+    ) -> None:
+        from distributed import Client
+
+        self._own: list[Any] = []
+        self.whole_worker = True
+        if scheduler is None:
+            from distributed import LocalCluster
+
+            n, t = cluster_shape(n_tasks, workers, threads_per_worker, n_gpus=n_gpus)
+            logger.info("Starting %d Dask worker(s) of %d thread(s) each", n, t)
+            cluster = LocalCluster(
+                n_workers=n,
+                threads_per_worker=t,
+                processes=True,
+                resources={"subject": 1},  # one subject at a time per worker
+                dashboard_address=None,
+            )
+            self._own.append(cluster)
+            self.client = Client(cluster)
+            self._own.insert(0, self.client)
+        elif isinstance(scheduler, Client):
+            self.client = scheduler
+        else:
+            address = str(scheduler)
+            if "://" in address:
+                self.client = Client(address)
+            else:
+                path = check_scheduler(scheduler)
+                self.client = Client(scheduler_file=str(path))
+            self._own.append(self.client)
+        if scheduler is None:
+            return  # our LocalCluster: one subject per worker (resources)
+        infos = self.client.scheduler_info().get("workers", {}).values()
+        self.whole_worker = bool(infos) and all(
+            "subject" in (w.get("resources") or {}) for w in infos
+        )
+
+    @property
+    def resources(self) -> dict[str, int] | None:
+        return {"subject": 1} if self.whole_worker else None
+
+    def close(self) -> None:
+        for thing in self._own:
+            try:
+                thing.close()
+            except Exception:
+                logger.debug("Could not close %r", thing, exc_info=True)
