@@ -16,7 +16,6 @@ import xarray as xr
 
 from envcorr import InvalidInputError
 from envcorr.cli import main
-from envcorr.cluster import cluster_shape
 from envcorr.config import RunConfig
 from envcorr.data import save_npz, simulate_motor_imagery
 from envcorr.stats import group_test, subject_z
@@ -265,15 +264,6 @@ def test_parse_subjects():
     ]:
         with pytest.raises(InvalidInputError, match="'subjects'"):
             parse_subjects(bad, dataset)
-
-
-def test_cluster_shape():
-    assert cluster_shape(9, cores=16) == (9, 1)
-    assert cluster_shape(20, cores=16) == (16, 1)
-    assert cluster_shape(20, threads_per_worker=4, cores=16) == (4, 4)
-    assert cluster_shape(20, workers=2, cores=16) == (2, 8)
-    assert cluster_shape(9, n_gpus=2, cores=16) == (2, 8)
-    assert cluster_shape(1, cores=1) == (1, 1)
 
 
 @pytest.mark.parametrize(
