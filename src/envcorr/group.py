@@ -111,38 +111,33 @@ def group_maps(
         )
 
     tests: dict[str, Any] = {}
+
+    def add_test(prefix: str, values: np.ndarray, dims: tuple[str, ...]) -> None:
+        """Sign-flip test of ``values`` (subject, *dims) against 0, two-sided."""
+        tests[prefix] = gt = group_test(
+            values,
+            n_permutations=n_permutations,
+            tail=0,
+            exact_max=_EXACT_MAX,
+            verbose=False,
+        )
+        for stat in ("t", "p", "p_fwer", "q_fdr"):
+            data_vars[f"{prefix}_{stat}"] = (dims, getattr(gt, stat))
+
     abs_diff = stack("layer_mean_abs_corr_diff", cell)
     diff = stack("layer_mean_corr_diff", cell)
     data_vars["subject_layer_mean_abs_corr_diff"] = (("subject", *cell), abs_diff)
     data_vars["subject_layer_mean_corr_diff"] = (("subject", *cell), diff)
     data_vars["layer_mean_abs_corr_diff"] = (cell, abs_diff.mean(axis=0))
     data_vars["layer_mean_corr_diff"] = (cell, diff.mean(axis=0))
-    gt = group_test(
-        abs_diff,
-        n_permutations=n_permutations,
-        tail=0,
-        exact_max=_EXACT_MAX,
-        verbose=False,
-    )
-    tests["diff"] = gt
-    for stat in ("t", "p", "p_fwer", "q_fdr"):
-        data_vars[f"diff_{stat}"] = (cell, getattr(gt, stat))
+    add_test("diff", abs_diff, cell)
 
     if all("class_corr" in datasets[s] for s in subjects):
         cdims = ("band", "channel", "class")
         cc = stack("class_corr", cdims)
         data_vars["subject_class_corr"] = (("subject", *cdims), cc)
         data_vars["class_corr"] = (cdims, cc.mean(axis=0))
-        gt = group_test(
-            cc,
-            n_permutations=n_permutations,
-            tail=0,
-            exact_max=_EXACT_MAX,
-            verbose=False,
-        )
-        tests["class"] = gt
-        for stat in ("t", "p", "p_fwer", "q_fdr"):
-            data_vars[f"class_{stat}"] = (cdims, getattr(gt, stat))
+        add_test("class", cc, cdims)
 
     untrained = [
         [

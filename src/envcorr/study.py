@@ -41,6 +41,7 @@ from typing import Any
 
 from ._utils.check import check_int, invalid
 from ._utils.io import atomic_path
+from ._utils.jsonutil import stringified
 from ._utils.logs import logger, verbose
 from ._utils.versions import versions
 from .cluster import StudyCluster, check_scheduler, count_gpus
@@ -213,7 +214,7 @@ def study_options(config: RunConfig, n_permutations: int) -> dict[str, Any]:
     """The options that make the study's results (all but subjects and cluster)."""
     options = {k: v for k, v in config.to_dict().items() if k not in _FREE_OPTIONS}
     options["n_permutations"] = n_permutations
-    return json.loads(json.dumps(options))
+    return stringified(options)
 
 
 def _write_json(path: Path, value: Any) -> None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -187,22 +187,27 @@ def _short(err: BaseException) -> str:
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
-def _read_raw(path: Path) -> mne.io.BaseRaw:
+def _read_with_mne(read: Callable[[], Any], path: Path, what: str, fix: str) -> Any:
+    """``read()`` a file with MNE; any parser failure becomes an error on 'path'."""
     try:
-        return read_checking_duplicates(
-            lambda: mne.io.read_raw(path, preload=True, verbose=False),
-            where=f"'{path}'",
-        )
+        return read_checking_duplicates(read, where=f"'{path}'")
     except InvalidInputError:
         raise
     except Exception as err:  # any parser failure means: not a readable file
         raise invalid(
-            "path",
-            f"MNE could not read '{path}' as a raw recording ({_short(err)}).",
-            "Use a format that mne.io.read_raw supports (GDF, EDF, BDF, FIF, "
-            "BrainVision .vhdr, EEGLAB .set, ...), load_epochs for -epo.fif, or "
-            "load_npz for .npz.",
+            "path", f"MNE could not read '{path}' as {what} ({_short(err)}).", fix
         ) from err
+
+
+def _read_raw(path: Path) -> mne.io.BaseRaw:
+    return _read_with_mne(
+        lambda: mne.io.read_raw(path, preload=True, verbose=False),
+        path,
+        "a raw recording",
+        "Use a format that mne.io.read_raw supports (GDF, EDF, BDF, FIF, "
+        "BrainVision .vhdr, EEGLAB .set, ...), load_epochs for -epo.fif, or "
+        "load_npz for .npz.",
+    )
 
 
 @verbose
@@ -237,19 +242,12 @@ def load_epochs(
     """
     path = check_not_empty("path", check_path_exists("path", path))
     event_id = check_event_id(event_id)
-    try:
-        epochs = read_checking_duplicates(
-            lambda: mne.read_epochs(path, preload=True, verbose=False),
-            where=f"'{path}'",
-        )
-    except InvalidInputError:
-        raise
-    except Exception as err:  # any parser failure means: not a readable file
-        raise invalid(
-            "path",
-            f"MNE could not read '{path}' as epochs ({_short(err)}).",
-            "Give an MNE epochs file (saved with epochs.save('...-epo.fif')).",
-        ) from err
+    epochs = _read_with_mne(
+        lambda: mne.read_epochs(path, preload=True, verbose=False),
+        path,
+        "epochs",
+        "Give an MNE epochs file (saved with epochs.save('...-epo.fif')).",
+    )
     epochs.pick("eeg", exclude=[])
     standardize_channels(epochs, where=f"'{path}'")
     ensure_positions(epochs, montage)
