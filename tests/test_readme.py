@@ -25,7 +25,7 @@ def test_quick_start_is_what_ci_runs():
 
 @pytest.mark.slow
 def test_python_example_runs_as_written(tmp_path, monkeypatch):
-    (example,) = _blocks("python")
+    example = _blocks("python")[0]
     assert len(example.strip().splitlines()) == 5
     # what `envcorr run` leaves behind, from a quick training on a few trials
     trials = simulate_motor_imagery(seed=0, verbose=False).split_sessions()["session_1"]
@@ -39,3 +39,39 @@ def test_python_example_runs_as_written(tmp_path, monkeypatch):
     assert maps.attrs["untrained_source"] == "given"
     assert maps.sizes["unit"] == 25 + 50 + 100 + 200 + 4
     assert float(abs(maps.class_corr).max()) > 0.2
+
+
+def test_slurm_example_calls_run_study_as_documented(monkeypatch):
+    """The SLURM example runs against a stand-in dask_jobqueue and run_study."""
+    import inspect
+    import sys
+    import types
+
+    import envcorr
+    from envcorr.study import run_study
+
+    (example,) = [b for b in _blocks("python") if "SLURMCluster" in b]
+    made, calls = [], []
+
+    class SLURMCluster:
+        scheduler_address = "tcp://10.0.0.1:8786"
+
+        def __init__(self, **kwargs):
+            made.append(kwargs)
+
+        def scale(self, jobs):
+            made.append({"jobs": jobs})
+
+    def fake_run_study(*args, **kwargs):
+        inspect.signature(run_study).bind(*args, **kwargs)  # real parameters only
+        calls.append((args, kwargs))
+
+    monkeypatch.setitem(
+        sys.modules, "dask_jobqueue", types.SimpleNamespace(SLURMCluster=SLURMCluster)
+    )
+    monkeypatch.setattr(envcorr, "run_study", fake_run_study)
+    exec(compile(example, "README.md", "exec"), {})
+    assert made[0]["worker_extra_args"] == ["--resources", "subject=1"]
+    ((config,), kwargs) = calls[0]
+    assert config.data == "bnci2014_001"
+    assert kwargs["scheduler"] == "tcp://10.0.0.1:8786"
