@@ -1,7 +1,9 @@
 """Tests of envcorr.study: many subjects on Dask workers, resuming, group maps."""
 
 import json
+import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -82,7 +84,27 @@ def test_a_failing_subject_is_recorded_and_the_others_finish(finished):
     assert not (out / "subjects" / "4" / "results.nc").exists()
     stored = json.loads((out / "study.json").read_text())
     assert stored["options"]["epochs"] == 1 and stored["subjects"] == [1, 2, 3, 4]
+    assert set(stored["seconds"]) == {"1", "2", "3"}
     assert set(summary["accuracy"]) == {1, 2, 3}
+
+
+@pytest.mark.slow
+def test_the_group_report_links_the_subjects_and_lists_the_failure(finished):
+    root, summary = finished
+    out = root / "out"
+    assert root / summary["paths"]["report"] == out / "report.html"
+    html = (out / "report.html").read_text(encoding="utf-8")
+    for k in (1, 2, 3):
+        assert f'<a href="subjects/{k}/report.html">' in html
+    assert "InvalidInputError" in html and "sub4.npz" in html
+    assert html.count('<img src="data:image/png;base64,') == 4
+    names = sorted(p.name for p in (out / "figures").iterdir())
+    assert names == [
+        "group_accuracy.png",
+        "group_class_maps.png",
+        "group_depth_profile.png",
+        "group_layer_band_grid.png",
+    ]
 
 
 @pytest.mark.slow
@@ -151,6 +173,9 @@ def test_a_rerun_reuses_finished_subjects_and_retries_failed_ones(
     assert summary["reused"] == [1, 2, 3] and summary["subjects"] == [1, 2, 3, 4]
     assert summary["failed"] == {} and not (root / "out/failures.json").exists()
     assert {k: p.stat().st_mtime_ns for k, p in results.items()} == before
+    seconds = json.loads((root / "out/study.json").read_text())["seconds"]
+    assert set(seconds) == {"1", "2", "3", "4"}  # the reused ones kept theirs
+    assert "sub4.npz" not in (root / "out/report.html").read_text(encoding="utf-8")
     group = xr.open_dataset(root / "out/group.nc")
     assert group["subject"].values.tolist() == [1, 2, 3, 4]
     assert json.loads(group.attrs["failed_subjects"]) == []
@@ -245,6 +270,83 @@ def test_a_killed_worker_does_not_stop_the_study(tmp_path, monkeypatch):
     assert killed, "no worker was killed"
     assert summary["subjects"] == [1, 2, 3] and summary["failed"] == {}
     assert (tmp_path / "out/group.nc").is_file()
+
+
+def _fake_run(config, verbose=None):
+    """A stand-in for workflow.run: synthetic results and a report, at once."""
+    from _results_fixture import make_results
+
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ds = make_results(n_layers=1, bands={"alpha": (7.0, 13.0)}, seed=config.subject)
+    ds.attrs["test_accuracy"] = 0.5 + 0.1 * config.subject
+    ds.to_netcdf(out / "results.nc", engine="h5netcdf")
+    (out / "report.html").write_text("<html></html>")
+    return {"test_accuracy": ds.attrs["test_accuracy"], "train_accuracy": 1.0}
+
+
+@pytest.mark.slow
+def test_progress_one_line_per_subject_and_the_group_report(
+    tmp_path, monkeypatch, capsys
+):
+    from distributed import Client
+
+    import envcorr.workflow as workflow
+    from envcorr._utils.logs import logger
+
+    monkeypatch.setattr(workflow, "run", _fake_run)
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger.addHandler(handler)
+    config = RunConfig(data="simulated", **TINY, formats=["png", "svg"])
+    out = tmp_path / "out"
+    try:
+        with Client(
+            processes=False, n_workers=1, threads_per_worker=1, dashboard_address=":0"
+        ) as client:
+            summary = run_study(
+                config, subjects="1-3", out=out, scheduler=client, verbose=True
+            )
+            err = capsys.readouterr().err
+            html = (out / "report.html").read_text(encoding="utf-8")
+            figures = sorted(p.name for p in (out / "figures").iterdir())
+            seconds = json.loads((out / "study.json").read_text())["seconds"]
+            # fewer than 2 subjects: no group.nc, no group report or figures
+            one = run_study(
+                config, subjects="1", out=out, scheduler=client, overwrite=True,
+                verbose=False,
+            )  # fmt: skip
+            quiet_err = capsys.readouterr().err
+    finally:
+        logger.removeHandler(handler)
+
+    assert "Subjects:" in err and "3/3" in err  # the progress bar
+    assert "Subjects:" not in quiet_err  # hidden when quiet
+    lines = [r.getMessage() for r in records if r.getMessage().startswith("Subject ")]
+    assert len(lines) == 3  # one per subject; none when quiet
+    for line in lines:
+        assert re.fullmatch(
+            r"Subject \d: test accuracy \d+\.\d %, \d+\.\d min "
+            r"\(\d/\d done, about \d+\.\d min left\)",
+            line,
+        ), line
+
+    assert summary["paths"]["report"] == out / "report.html"
+    assert summary["paths"]["figures"] == out / "figures"
+    for k in (1, 2, 3):
+        assert f'<a href="subjects/{k}/report.html">' in html
+    assert "70.0 %" in html and "80.0 %" in html
+    assert figures == sorted(
+        f"group_{name}.{ext}"
+        for name in ("layer_band_grid", "class_maps", "depth_profile", "accuracy")
+        for ext in ("png", "svg")
+    )
+    assert set(seconds) == {"1", "2", "3"}
+
+    assert one["paths"]["report"] is None and one["paths"]["group"] is None
+    assert not (out / "report.html").exists() and not (out / "group.nc").exists()
+    assert list((out / "figures").iterdir()) == []
 
 
 def test_parse_subjects():

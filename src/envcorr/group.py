@@ -3,13 +3,17 @@
 :func:`group_maps` stacks the results of several subjects (each the Dataset
 of :func:`envcorr.compute_maps` written by ``envcorr run``) along a
 ``subject`` dimension, averages them and tests them across subjects with
-:mod:`envcorr.stats`; :func:`write_group` writes the file. The layout is in
-``docs/results-format.md``.
+:mod:`envcorr.stats`; :func:`write_group` writes the file and
+:func:`read_group` reads it. The layout is in ``docs/results-format.md``.
+:func:`significant` (the cells a test finds significant) and
+:func:`group_depth_profile` (the depth profile across subjects, with a
+t-interval) compute what the group figures of :mod:`envcorr.viz.group` show.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +26,12 @@ from ._utils.versions import versions
 _EXACT_MAX = 12  # all sign flips up to this many subjects (stats.group_test)
 
 _SHARED_DIMS = ("layer", "band", "channel", "class")
+
+#: The p-values of each group test that may mark cells (:func:`significant`).
+MARKS = ("p_fwer", "q_fdr", "p")
+
+#: The per-subject trained − untrained maps of the group file.
+_SUBJECT_DIFFS = ("subject_layer_mean_abs_corr_diff", "subject_layer_mean_corr_diff")
 
 
 def _shared_coords(datasets: dict[int, Any]) -> dict[str, Any]:
@@ -191,6 +201,195 @@ def group_maps(
         if name in first.attrs:
             group.attrs[name] = first.attrs[name]
     return group
+
+
+def group_depth_profile(
+    group: Any,
+    *,
+    var: str = "subject_layer_mean_abs_corr_diff",
+    confidence: float = 0.95,
+) -> Any:
+    """Each subject's trained − untrained mean |r| per band and layer, and their mean.
+
+    For every subject, band and layer the values of ``var`` are averaged over
+    channels (channels that are NaN for that subject, e.g. constant ones, are
+    left out of its average). Across the subjects with a finite average, the
+    mean and a t-based interval: ``mean ± t_{(1 + confidence) / 2, n - 1} ·
+    sd / sqrt(n)`` (``sd`` with ``ddof=1``); with fewer than 2 subjects there
+    is no interval (NaN).
+
+    Parameters
+    ----------
+    group : xarray.Dataset
+        The group dataset of :func:`group_maps` (``group.nc``).
+    var : str
+        A per-subject variable with dims (subject, layer, band, channel):
+        ``"subject_layer_mean_abs_corr_diff"`` (default) or
+        ``"subject_layer_mean_corr_diff"``.
+    confidence : float
+        Coverage of the interval, between 0 and 1 (default 0.95).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``subject_profile`` (subject, band, layer): the channel averages;
+        ``mean``, ``low``, ``high`` (band, layer): their mean over subjects and
+        the interval; ``n_subjects`` (band, layer): the subjects averaged.
+        Attribute ``confidence``.
+    """
+    import numpy as np
+    import xarray as xr
+    from scipy import stats
+
+    from ._utils.check import check_option
+
+    check_option("var", var, _SUBJECT_DIFFS)
+    group = as_group(group, var)
+    try:
+        confidence = float(confidence)
+    except (TypeError, ValueError):
+        confidence = np.nan
+    if not 0 < confidence < 1:
+        raise invalid(
+            "confidence", f"{confidence!r}.", "Give a number between 0 and 1."
+        )
+
+    values = group[var].transpose("subject", "band", "layer", "channel").values
+    values = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(values)
+    n_channels = finite.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        profile = np.where(finite, values, 0.0).sum(axis=-1) / n_channels
+    profile[n_channels == 0] = np.nan
+    ok = np.isfinite(profile)
+    n = ok.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(ok, profile, 0.0).sum(axis=0) / n
+        dev = np.where(ok, profile - mean, 0.0)
+        sd = np.sqrt((dev**2).sum(axis=0) / (n - 1))
+        half = stats.t.ppf((1 + confidence) / 2, n - 1) * sd / np.sqrt(n)
+    mean[n == 0] = np.nan
+    half[n < 2] = np.nan
+    dims = ("band", "layer")
+    coords = {d: group[d] for d in ("subject", "band", "layer")}
+    for name, coord in group.coords.items():
+        if coord.dims and set(coord.dims) <= {"band", "layer"}:
+            coords[name] = coord
+    return xr.Dataset(
+        {
+            "subject_profile": (("subject", *dims), profile),
+            "mean": (dims, mean),
+            "low": (dims, mean - half),
+            "high": (dims, mean + half),
+            "n_subjects": (dims, n.astype(np.int64)),
+        },
+        coords=coords,
+        attrs={"confidence": confidence, "variable": var},
+    )
+
+
+def read_group(path: str | os.PathLike, *, name: str = "group") -> Any:
+    """Read a study's ``group.nc``; errors name the caller's parameter ``name``."""
+    import xarray as xr
+
+    from ._utils.check import check_path_exists
+    from .results import ENGINE
+
+    path = check_path_exists(name, path)
+    try:
+        with xr.open_dataset(path, engine=ENGINE) as ds:
+            ds = ds.load()
+    except (OSError, ValueError) as err:
+        raise invalid(
+            name,
+            f"could not read '{path}' as a group file ({err}).",
+            "Give the group.nc written by `envcorr study`.",
+        ) from None
+    if not is_group(ds):
+        raise invalid(
+            name,
+            f"'{path}' is not the group file of a study (it has no 'subject' "
+            "dimension and no group tests).",
+            "Give the group.nc written by `envcorr study`.",
+        )
+    return ds
+
+
+def is_group(ds: Any) -> bool:
+    """Whether ``ds`` is a group dataset (:func:`group_maps`), not one subject's."""
+    return (
+        hasattr(ds, "dims")
+        and "subject" in ds.dims
+        and "subject_layer_mean_abs_corr_diff" in ds.variables
+    )
+
+
+def as_group(group: Any, *variables: str, name: str = "group") -> Any:
+    """The group Dataset (read when a path) holding ``variables``, else an error."""
+    if isinstance(group, str | os.PathLike):
+        group = read_group(group, name=name)
+    if not is_group(group):
+        raise invalid(
+            name,
+            f"expected the group xarray.Dataset of a study, got {type(group).__name__}"
+            " (a group dataset has a 'subject' dimension).",
+            "Pass the Dataset of envcorr.group.group_maps, or the path of a "
+            "group.nc written by `envcorr study`.",
+        )
+    missing = [v for v in variables if v not in group.variables]
+    if missing:
+        raise invalid(
+            name,
+            f"the group dataset has no {', '.join(repr(m) for m in missing)}.",
+            "Compute it with envcorr.group.group_maps (see docs/results-format.md).",
+        )
+    return group
+
+
+def significant(
+    group: Any,
+    test: str,
+    mark: str | None = "p_fwer",
+    alpha: float = 0.05,
+    dims: Sequence[str] | None = None,
+) -> Any:
+    """Cells of a group test whose p-value is below ``alpha``.
+
+    Parameters
+    ----------
+    group : xarray.Dataset
+        The group dataset.
+    test : str
+        ``"diff"`` (trained − untrained mean |r|) or ``"class"``.
+    mark : str | None
+        The p-value: ``"p_fwer"`` (default), ``"q_fdr"`` or ``"p"``; None
+        returns None.
+    alpha : float
+        The threshold, between 0 and 1 (default 0.05).
+    dims : sequence of str | None
+        Order of the dimensions of the result (default that of the file).
+
+    Returns
+    -------
+    mask : ndarray of bool | None
+        True where ``{test}_{mark} < alpha``; untested (NaN) cells are False.
+    """
+    import numpy as np
+
+    from ._utils.check import check_option, check_positive_float
+
+    alpha = check_positive_float("alpha", alpha)
+    if alpha >= 1:
+        raise invalid("alpha", f"{alpha!r} is not below 1.", "Use e.g. 0.05.")
+    check_option("test", test, ("diff", "class"))
+    if mark is None:
+        return None
+    check_option("mark", mark, MARKS)
+    var = f"{test}_{mark}"
+    p = as_group(group, var)[var]
+    p = np.asarray((p.transpose(*dims) if dims else p).values, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(p) & (p < alpha)
 
 
 def write_group(

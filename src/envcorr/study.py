@@ -6,16 +6,18 @@ Each subject (load → train → analyse → write) is one Dask task that calls
 :class:`distributed.LocalCluster` of worker processes on this machine; with
 ``scheduler`` it uses a running cluster (``"tcp://host:port"`` or a scheduler
 JSON file). When every subject has finished, ``OUT/group.nc`` holds the
-subjects' maps side by side, their means and the group statistics.
+subjects' maps side by side, their means and the group statistics, and
+``OUT/report.html`` (with ``OUT/figures/group_*``) shows them with a table of
+the subjects linking to their own reports.
 
 Nothing is lost:
 
 * a subject's folder counts as finished when its ``results.nc`` exists (it is
   written last and atomically); running the same study again reuses every
   finished subject without touching it, and runs the others;
-* the study's options are stored in ``OUT/study.json``; running it again with
-  other options (anything except the subjects and the cluster options) is
-  refused unless ``overwrite``;
+* the study's options are stored in ``OUT/study.json`` (with the minutes each
+  subject's run took); running it again with other options (anything except
+  the subjects and the cluster options) is refused unless ``overwrite``;
 * a subject that fails is recorded (error type and message) in
   ``OUT/failures.json`` while the others go on; a later run retries it;
 * a worker process that dies (killed, out of memory) has its subject
@@ -27,11 +29,14 @@ This module imports neither torch nor dask until a study runs.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import logging
 import math
 import os
 import re
+import sys
 import time
 import traceback
 from collections.abc import Sequence
@@ -45,7 +50,7 @@ from ._utils.jsonutil import stringified
 from ._utils.logs import logger, verbose
 from ._utils.versions import versions
 from .cluster import StudyCluster, check_scheduler, count_gpus
-from .config import RESULTS_NAME, SIMULATED, RunConfig
+from .config import FIGURES_NAME, REPORT_NAME, RESULTS_NAME, SIMULATED, RunConfig
 
 STUDY_NAME = "study.json"
 FAILURES_NAME = "failures.json"
@@ -255,8 +260,30 @@ def _start_over(out: Path, subjects: list[int]) -> None:
     """``overwrite``: forget earlier results of these subjects and of the group."""
     for subject in subjects:
         (subject_dir(out, subject) / RESULTS_NAME).unlink(missing_ok=True)
-    for name in (GROUP_NAME, FAILURES_NAME):
+    (out / FAILURES_NAME).unlink(missing_ok=True)
+    _remove_group(out)
+
+
+def _remove_group(out: Path) -> None:
+    """Remove the group file, the group report and the group figures."""
+    for name in (GROUP_NAME, REPORT_NAME):
         (out / name).unlink(missing_ok=True)
+    figures = out / FIGURES_NAME
+    if figures.is_dir():
+        for path in figures.glob("group_*.*"):
+            path.unlink(missing_ok=True)
+
+
+def _seconds_before(out: Path, keep: list[int]) -> dict[str, float]:
+    """Seconds the runs of the subjects in ``keep`` took, as an earlier run recorded."""
+    path = out / STUDY_NAME
+    if not path.is_file():
+        return {}
+    try:
+        seconds = json.loads(path.read_text()).get("seconds", {})
+        return {str(s): float(seconds[str(s)]) for s in keep if str(s) in seconds}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return {}
 
 
 def _write_failures(out: Path, failures: dict[int, dict[str, str]]) -> None:
@@ -375,7 +402,9 @@ def run_study(
     out : path-like
         The study's folder: ``subjects/<subject>/`` (each subject's
         results.nc, figures, report.html, checkpoint/), ``study.json``,
-        ``failures.json`` (only while a subject failed) and ``group.nc``.
+        ``failures.json`` (only while a subject failed), ``group.nc``, and the
+        group report ``report.html`` with its figures in ``figures/``
+        (``group_*.png``, and ``.svg`` when ``config.formats`` has it).
     workers, threads_per_worker : int | None
         Shape of the local cluster (ignored with ``scheduler``). By default
         one single-thread worker per core, no more workers than subjects to
@@ -404,8 +433,8 @@ def run_study(
         ``subjects`` (finished, in order), ``failed`` (``{subject: error}``),
         ``reused`` (subjects found finished), ``accuracy``
         (``{subject: test accuracy}`` of this run's subjects) and
-        ``paths``: ``out``, ``group`` (None with fewer than 2 finished
-        subjects), ``failures`` (None when none failed).
+        ``paths``: ``out``, ``group``, ``report`` and ``figures`` (None with
+        fewer than 2 finished subjects), ``failures`` (None when none failed).
     """
     from .config import check_writable_dir
 
@@ -438,17 +467,19 @@ def run_study(
     check_writable_dir(out)
     if overwrite:
         _start_over(out, subjects)
+    reused = [s for s in subjects if is_finished(out, s)]
+    todo = [s for s in subjects if s not in reused]
     record = {
         "options": options,
         "subjects": subjects,
         "versions": versions(),
         "updated": datetime.now(UTC).isoformat(timespec="seconds"),
+        # seconds each subject's run took (subjects run by this or earlier runs)
+        "seconds": {} if overwrite else _seconds_before(out, reused),
     }
     _write_json(out / STUDY_NAME, record)
 
     failures = _read_failures(out)
-    reused = [s for s in subjects if is_finished(out, s)]
-    todo = [s for s in subjects if s not in reused]
     for s in reused:
         failures.pop(s, None)
     accuracy: dict[int, float] = {}
@@ -466,6 +497,7 @@ def run_study(
             out,
             failures,
             accuracy,
+            record,
             workers,
             threads_per_worker,
             scheduler,
@@ -474,7 +506,7 @@ def run_study(
     _write_failures(out, failures)
     finished = [s for s in subjects if is_finished(out, s)]
     failed = {s: failures[s] for s in subjects if s in failures}
-    group = None
+    group = report = None
     if len(finished) >= 2:
         from .group import write_group
 
@@ -486,8 +518,9 @@ def run_study(
             failed=sorted(failed),
         )
         logger.info("Group maps of %d subjects: %s", len(finished), group)
+        report = _group_report(out, group, config.formats)
     else:
-        (out / GROUP_NAME).unlink(missing_ok=True)
+        _remove_group(out)
         logger.warning(
             "Only %d subject(s) finished: no group maps (group.nc needs 2).",
             len(finished),
@@ -507,9 +540,41 @@ def run_study(
         "paths": {
             "out": out,
             "group": group,
+            "report": report,
+            "figures": out / FIGURES_NAME if report is not None else None,
             "failures": out / FAILURES_NAME if failed else None,
         },
     }
+
+
+def _above_the_bar() -> contextlib.AbstractContextManager:
+    """Log lines written above the progress bar instead of through it.
+
+    Only when envcorr logs to the console (tqdm would otherwise add a second
+    console handler).
+    """
+    console = any(
+        isinstance(h, logging.StreamHandler) and h.stream in (sys.stdout, sys.stderr)
+        for h in logger.handlers
+    )
+    if not console:
+        return contextlib.nullcontext()
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    return logging_redirect_tqdm(loggers=[logger])
+
+
+def _group_report(out: Path, group: Path, formats: Sequence[str]) -> Path:
+    """Draw the group figures into ``out/figures`` and write ``out/report.html``."""
+    from .group import read_group
+    from .group_report import make_group_report
+    from .viz.group import draw_group_figures
+
+    ds = read_group(group)
+    figures = draw_group_figures(ds, out / FIGURES_NAME, formats=tuple(formats))
+    report = make_group_report(ds, out / REPORT_NAME, study_dir=out, figures=figures)
+    logger.info("Group report: %s", report)
+    return report
 
 
 def _run_subjects(
@@ -518,15 +583,22 @@ def _run_subjects(
     out: Path,
     failures: dict[int, dict[str, str]],
     accuracy: dict[int, float],
+    record: dict[str, Any],
     workers: int | None,
     threads_per_worker: int | None,
     scheduler: Any,
     config: RunConfig,
 ) -> None:
-    """Submit one task per subject and collect them as they finish."""
-    import logging
+    """Submit one task per subject and collect them as they finish.
+
+    A progress bar (hidden unless the log level is INFO or lower) counts the
+    subjects done; each finished subject logs one line with its accuracy and
+    minutes, and its seconds are recorded in ``record`` (study.json).
+    """
 
     from distributed import as_completed
+
+    from ._utils.logs import progress
 
     n_gpus = count_gpus(config) if scheduler is None else 0
     cluster = StudyCluster(scheduler, len(todo), workers, threads_per_worker, n_gpus)
@@ -548,50 +620,53 @@ def _run_subjects(
             for s in todo
         }
         done = 0
-        for future in as_completed(futures):
-            subject = futures[future]
-            try:
-                result = future.result()
-            except Exception as err:
-                result = {
-                    "subject": subject,
-                    "ok": False,
-                    "error_type": type(err).__name__,
-                    "message": str(err),
-                    "traceback": "".join(traceback.format_exception(err)),
-                    "seconds": math.nan,
-                }
-            done += 1
-            elapsed = time.perf_counter() - start
-            left = elapsed / done * (len(todo) - done)
-            if result["ok"]:
-                failures.pop(subject, None)
-                accuracy[subject] = result["test_accuracy"]
-                logger.info(
-                    "Subject %d: test accuracy %.1f %%, %s",
-                    subject,
-                    100 * result["test_accuracy"],
-                    _minutes(result["seconds"]),
-                )
-            else:
-                failures[subject] = {
-                    "error_type": result["error_type"],
-                    "message": result["message"],
-                    "traceback": result["traceback"],
-                }
-                logger.warning(
-                    "Subject %d failed: %s: %s",
-                    subject,
-                    result["error_type"],
-                    result["message"],
-                )
-            _write_failures(out, failures)
-            logger.info(
-                "%d/%d subjects done, about %s left",
-                done,
-                len(todo),
-                _minutes(left),
+        with _above_the_bar():
+            bar = progress(
+                as_completed(futures), desc="Subjects", total=len(todo), unit="subject"
             )
+            for future in bar:
+                subject = futures[future]
+                try:
+                    result = future.result()
+                except Exception as err:
+                    result = {
+                        "subject": subject,
+                        "ok": False,
+                        "error_type": type(err).__name__,
+                        "message": str(err),
+                        "traceback": "".join(traceback.format_exception(err)),
+                        "seconds": math.nan,
+                    }
+                done += 1
+                elapsed = time.perf_counter() - start
+                left = elapsed / done * (len(todo) - done)
+                status = f"{done}/{len(todo)} done, about {_minutes(left)} left"
+                if result["ok"]:
+                    failures.pop(subject, None)
+                    accuracy[subject] = result["test_accuracy"]
+                    record["seconds"][str(subject)] = round(result["seconds"], 1)
+                    logger.info(
+                        "Subject %d: test accuracy %.1f %%, %s (%s)",
+                        subject,
+                        100 * result["test_accuracy"],
+                        _minutes(result["seconds"]),
+                        status,
+                    )
+                else:
+                    failures[subject] = {
+                        "error_type": result["error_type"],
+                        "message": result["message"],
+                        "traceback": result["traceback"],
+                    }
+                    logger.warning(
+                        "Subject %d failed: %s: %s (%s)",
+                        subject,
+                        result["error_type"],
+                        result["message"],
+                        status,
+                    )
+                _write_failures(out, failures)
+                _write_json(out / STUDY_NAME, record)
     finally:
         cluster.close()
 

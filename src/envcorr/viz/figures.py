@@ -35,8 +35,10 @@ from .units import plot_top_units
 __all__ = [
     "FORMATS",
     "REPORT_DPI",
+    "FigureSpec",
     "RenderedFigure",
     "draw_figures",
+    "draw_specs",
     "figure_specs",
     "save_figures",
 ]
@@ -295,6 +297,41 @@ def draw_figures(
         The figures, in order, with their files and PNG.
     """
     ds = as_dataset(ds)
+    return draw_specs(
+        figure_specs(ds), out_dir, formats=formats, dpi=dpi, report_dpi=report_dpi
+    )
+
+
+@verbose
+@fill_doc
+def draw_specs(
+    specs: Sequence[FigureSpec],
+    out_dir: str | os.PathLike | None = None,
+    *,
+    formats: Sequence[str] = ("png",),
+    dpi: float = 300,
+    report_dpi: float | None = REPORT_DPI,
+    verbose: bool | str | int | None = None,
+) -> list[RenderedFigure]:
+    """Draw the figures of ``specs`` once each, to files and for the report.
+
+    The machinery of :func:`draw_figures` for any set of figures (e.g. the
+    group figures of :func:`envcorr.viz.group.group_figure_specs`).
+
+    Parameters
+    ----------
+    specs : sequence of FigureSpec
+        The figures: name (file stem), title, caption and a function that
+        builds the figure.
+    out_dir, formats, dpi, report_dpi
+        As for :func:`draw_figures`.
+    %(verbose)s
+
+    Returns
+    -------
+    figures : list of RenderedFigure
+        The figures, in order, with their files and PNG.
+    """
     formats = _check_formats(formats)
     dpi = check_positive_float("dpi", dpi)
     if report_dpi is not None:
@@ -309,7 +346,6 @@ def draw_figures(
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
 
-    specs = figure_specs(ds)
     logger.info("Drawing %d figure(s)", len(specs))
     figures = [_render(spec, out, formats, dpi, report_dpi) for spec in specs]
     if out is not None:

@@ -1,0 +1,168 @@
+"""Tests of envcorr.group_report: the study's report, its links and figures."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from html import unescape
+
+import pytest
+
+from _figures import close_figures  # noqa: F401
+from _results_fixture import make_results
+from envcorr._utils.check import InvalidInputError
+from envcorr.group import group_maps
+from envcorr.group_report import find_group, group_report_only, make_group_report
+
+BANDS = {"alpha": (7.0, 13.0), "beta": (13.0, 31.0)}
+SUBJECTS = (1, 2, 3, 4, 5, 6, 10)
+IMG = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+FAILURE = {
+    "error_type": "InvalidInputError",
+    "message": "Invalid value for the 'data' parameter: <sub7.npz> is not a file.",
+    "traceback": "Traceback (most recent call last):\n  ...",
+}
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """A study folder: group.nc, study.json, failures.json, subjects' reports."""
+    out = tmp_path_factory.mktemp("study")
+    subjects = {}
+    for k in SUBJECTS:
+        ds = make_results(n_layers=2, bands=BANDS, seed=k)
+        ds.attrs["test_accuracy"] = 0.5 + 0.03 * k
+        subjects[k] = ds
+        (out / "subjects" / str(k)).mkdir(parents=True)
+        (out / "subjects" / str(k) / "report.html").write_text("<html></html>")
+    options = {"data": "simulated", "model": "deep4", "epochs": 20}
+    group = group_maps(subjects, options=options, failed=[7])
+    group.to_netcdf(out / "group.nc", engine="h5netcdf")
+    seconds = {"1": 150.0, "2": 93.0}  # the others were run before it was recorded
+    (out / "study.json").write_text(
+        json.dumps({"options": options, "seconds": seconds})
+    )
+    (out / "failures.json").write_text(json.dumps({"7": FAILURE}))
+    return out
+
+
+@pytest.fixture(scope="module")
+def html(study):
+    path = make_group_report(study / "group.nc", study / "report.html", verbose=False)
+    assert path == study / "report.html"
+    return path.read_text(encoding="utf-8")
+
+
+def section(html, name):
+    return html.split(f'<section id="{name}">')[1].split("</section>")[0]
+
+
+def test_every_subject_is_linked(html):
+    table = section(html, "subjects")
+    rows = re.findall(r"<tr>\s*<td>(\d+)</td>(.*?)</tr>", table, flags=re.S)
+    assert [int(s) for s, _ in rows] == list(SUBJECTS)
+    for subject, row in rows:
+        assert f'<a href="subjects/{subject}/report.html">' in row
+    cells = dict(rows)
+    assert "53.0 %" in cells["1"] and "288" in cells["1"] and "2.5" in cells["1"]
+    assert "1.6" in cells["2"]  # 93 s
+    assert '<th class="num">Minutes</th>' in table
+
+
+def test_figures_are_embedded(html):
+    figures = section(html, "figures")
+    images = IMG.findall(figures)
+    assert len(images) == 4
+    assert all(base64.b64decode(d)[:8] == b"\x89PNG\r\n\x1a\n" for d in images)
+    for name in ("layer_band_grid", "class_maps", "depth_profile", "accuracy"):
+        assert f'id="fig-group_{name}"' in figures
+    assert figures.count("<figcaption>") == 4
+
+
+def test_failures_are_listed(html):
+    failures = section(html, "failures")
+    assert "<td>7</td>" in failures and "InvalidInputError" in failures
+    assert "&lt;sub7.npz&gt; is not a file" in failures  # escaped
+    assert "<details><summary>traceback</summary>" in failures
+    assert '<a href="#failures">' in html
+
+
+def test_statistics_config_and_versions(html):
+    stats = unescape(section(html, "statistics"))
+    for words in (
+        "sign-flip permutation t-test",
+        "mne.stats.permutation_t_test",
+        "exact: all 2^6 = 64 sign patterns",
+        "max-t",
+        "Benjamini–Hochberg",
+        "no p-value can be below 1/64",
+        "across the 7 subjects",
+        "envelope–class correlations",
+    ):
+        assert words in stats, words
+    config = unescape(section(html, "config").split("<pre")[1].split("</pre>")[0])
+    assert '"model": "deep4"' in config
+    assert "<td>xarray</td>" in section(html, "versions")
+    assert "Deep4Net · BNCI2014_001 · 7 subjects" in html
+
+
+def test_no_external_resources(html):
+    assert not re.search(r'(src|href)="(https?:|//|file:)', html)
+    assert "<link" not in html and "<script" not in html
+    assert "@import" not in html and "url(" not in html
+
+
+def test_report_elsewhere_links_relative_to_it(study, tmp_path):
+    from envcorr.group import read_group
+
+    group = read_group(study / "group.nc")
+    out = study / "elsewhere" / "group.html"
+    make_group_report(group, out, study_dir=study, figures=[], verbose=False)
+    text = out.read_text(encoding="utf-8")
+    assert '<a href="../subjects/3/report.html">' in text
+    assert "No figures." in text
+    # without the subjects' folders: no links, and no failures file: none listed
+    group.attrs["failed_subjects"] = "[]"
+    bare = make_group_report(group, tmp_path / "r.html", figures=[], verbose=False)
+    text = bare.read_text(encoding="utf-8")
+    assert 'href="subjects/' not in text and "not found" in text
+    assert '<section id="failures">' not in text and "Minutes" not in text
+    assert [p.name for p in tmp_path.iterdir()] == ["r.html"]  # nothing temporary
+
+
+def test_group_report_only_from_the_study_folder(study, tmp_path):
+    out = tmp_path / "report" / "report.html"
+    paths = group_report_only(study, out, formats=("png", "svg"), verbose=False)
+    assert paths["report"] == out and out.is_file()
+    assert sorted(p.name for p in paths["figures"]) == sorted(
+        f"group_{n}.{ext}"
+        for n in ("layer_band_grid", "class_maps", "depth_profile", "accuracy")
+        for ext in ("png", "svg")
+    )
+    assert '<a href="../../' in out.read_text(encoding="utf-8")
+    with pytest.raises(InvalidInputError, match=r"'out'.*already exists"):
+        group_report_only(study / "group.nc", out, verbose=False)
+
+
+def test_find_group(study, tmp_path):
+    assert find_group(study) == study / "group.nc"
+    assert find_group(study / "group.nc") == study / "group.nc"
+    results = tmp_path / "results.nc"
+    make_results(n_layers=1).to_netcdf(results, engine="h5netcdf")
+    assert find_group(results) is None
+    assert find_group(tmp_path) is None
+    assert find_group(tmp_path / "missing.nc") is None
+
+
+def test_bad_input(study, tmp_path):
+    with pytest.raises(InvalidInputError, match=r"'group'.*'subject'"):
+        make_group_report(make_results(), tmp_path / "r.html")
+    with pytest.raises(InvalidInputError, match=r"'out_path'.*folder"):
+        make_group_report(study / "group.nc", tmp_path)
+    with pytest.raises(InvalidInputError, match=r"'figures'"):
+        make_group_report(study / "group.nc", tmp_path / "r.html", figures="x")
+    results = tmp_path / "results.nc"
+    make_results(n_layers=1).to_netcdf(results, engine="h5netcdf")
+    with pytest.raises(InvalidInputError, match=r"'results'.*not the group file"):
+        group_report_only(results, tmp_path / "r.html")
