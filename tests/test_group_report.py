@@ -166,3 +166,14 @@ def test_bad_input(study, tmp_path):
     make_results(n_layers=1).to_netcdf(results, engine="h5netcdf")
     with pytest.raises(InvalidInputError, match=r"'results'.*not the group file"):
         group_report_only(results, tmp_path / "r.html")
+
+
+def test_envcorr_report_on_a_study_folder_draws_the_group_report(study, tmp_path):
+    from envcorr.cli import main
+
+    out = tmp_path / "again" / "report.html"
+    out.parent.mkdir()
+    main(["report", str(study), "-o", str(out), "-q"])
+    text = out.read_text(encoding="utf-8")
+    assert "subjects/1/report.html" in text
+    assert (out.parent / "figures" / "group_layer_band_grid.png").is_file()

@@ -233,7 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="figures and HTML report from a results file",
         description="Draw the figures and write one self-contained HTML report.",
     )
-    p.add_argument("results", help="results file (.nc) written by run or compute")
+    p.add_argument(
+        "results",
+        help="results file (.nc) written by run or compute, or a study's folder "
+        "or its group.nc",
+    )
     p.add_argument(
         "-o",
         "--out",
@@ -371,11 +375,14 @@ def _dispatch(args: argparse.Namespace) -> None:
         _say(f"Simulated data ({trials.n_trials} trials) written to {path}")
         return
     if args.command == "report":
+        from .group_report import find_group, group_report_only
         from .workflow import report_only
 
         formats = ("png", "svg") if args.svg else ("png",)
-        paths = report_only(
-            args.results,
+        group = find_group(args.results)  # a study's folder or its group.nc
+        make = report_only if group is None else group_report_only
+        paths = make(
+            group or args.results,
             args.out,
             formats=formats,
             overwrite=args.overwrite,
@@ -430,6 +437,8 @@ def _study(args: argparse.Namespace, config: RunConfig, verbose: str) -> None:
     _say(f"{'Study':<11} {paths['out']}")
     if paths["group"] is not None:
         _say(f"{'Group':<11} {paths['group']}")
+    if paths.get("report") is not None:
+        _say(f"{'Report':<11} {paths['report']}")
     if paths["failures"] is not None:
         _say(f"{'Failures':<11} {paths['failures']}")
 
