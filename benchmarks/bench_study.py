@@ -26,6 +26,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -431,33 +432,24 @@ def run_child(spec: dict) -> dict:
     return json.loads(lines[-1][len("RESULT ") :])
 
 
-def _mark(ok: bool) -> str:
-    return "[target met]" if ok else "[TARGET MISSED]"
+def _sibling(name: str):
+    """Load another script of this folder as a module (not on sys.path in tests)."""
+    spec = importlib.util.spec_from_file_location(
+        f"envcorr_{name}", HERE / f"{name}.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-SUMMARY: list[str] = []
-
-
-def _say(line: str) -> None:
-    SUMMARY.append(line)
-    print(line, flush=True)
-
-
-def _git_version() -> str:
-    def git(*cmd):
-        return subprocess.run(
-            ["git", *cmd], cwd=HERE, capture_output=True, text=True, check=False
-        ).stdout.strip()
-
-    commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = git("status", "--porcelain", "--", str(HERE.parent / "src"))
-    version = commit + (" + uncommitted changes in src/" if dirty else "")
-    import envcorr
-
-    where = Path(envcorr.__file__).resolve().parent
-    if where != HERE.parent / "src" / "envcorr":
-        version += f" (but envcorr is imported from {where})"
-    return version
+# Printing, target marks and the commit line are those of the maps benchmark.
+_maps_bench = _sibling("bench_compute_maps")
+_mark, _say, _git_version = (
+    _maps_bench._mark,
+    _maps_bench._say,
+    _maps_bench._git_version,
+)
+SUMMARY = _maps_bench.SUMMARY
 
 
 def _cpu_stat() -> list[int] | None:
