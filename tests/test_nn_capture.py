@@ -75,3 +75,30 @@ def test_activations_flatten_units_and_put_time_last():
     assert acts["2"].shape == (5, 2, 36)
     expected = net[1](net[0](2.0 * x)).reshape(5, 12, 36)
     torch.testing.assert_close(acts["1"], expected)
+
+
+def test_activations_of_strided_padded_and_whole_trial_layers():
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Unflatten(1, (1, 4)),
+        nn.Conv2d(1, 3, (1, 5), stride=(1, 2), padding=(0, 2)),
+        nn.Flatten(),
+        nn.Linear(3 * 4 * 20, 2),
+    )
+    geo = {g.name: g for g in layer_geometry(net, 40, ["1", "3"], n_chans=4)}
+    assert (geo["1"].n_out, geo["1"].unit_shape, geo["1"].time_axis) == (20, (3, 4), 3)
+    assert (geo["3"].n_out, geo["3"].unit_shape, geo["3"].time_axis) == (1, (2,), None)
+    x = torch.randn(5, 4, 40)
+    acts = layer_activations(net, x, list(geo.values()))
+    assert acts["1"].shape == (5, 12, 20) and acts["3"].shape == (5, 2, 1)
+    with torch.no_grad():
+        conv = net[1](net[0](x))
+        torch.testing.assert_close(acts["1"], conv.reshape(5, 12, 20))
+        torch.testing.assert_close(acts["3"][..., 0], net(x))
+
+
+def test_activations_refuse_a_geometry_of_another_length():
+    net = nn.Sequential(nn.Conv1d(2, 3, 3))
+    geo = layer_geometry(net, 20, ["0"], n_chans=2)
+    with pytest.raises(InvalidInputError, match="'geometry'.*layer '0' outputs shape"):
+        layer_activations(net, torch.randn(2, 2, 30), geo)

@@ -38,3 +38,28 @@ def test_densify_works_in_place_and_skips_dense_networks():
     dense = nn.Sequential(nn.Conv1d(1, 1, 3))
     assert make_dense(dense) is not dense and not has_strides(dense)
     torch.testing.assert_close(make_dense(dense)[0].weight, dense[0].weight)
+
+
+def test_dilated_convolutions_keep_their_dilation_times_the_strides():
+    # a TCN-like stack: a strided convolution, then one dilated by 3; braindecode
+    # models with own dilations (EEGTCNet, ATCNet) take this path too
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv1d(2, 4, 3, stride=2), nn.ELU(), nn.Conv1d(4, 3, 3, dilation=3)
+    )
+    dense = make_dense(net)
+    assert dense[0].stride == (1,) and dense[2].dilation == (6,)
+    x = torch.randn(2, 2, 50)
+    with torch.no_grad():
+        # every second dense output is an output of the strided network
+        torch.testing.assert_close(dense(x)[..., ::2], net(x))
+
+
+def test_braindecode_models_with_own_dilations_are_converted():
+    from braindecode.models import EEGTCNet
+
+    net = EEGTCNet(n_chans=3, n_outputs=2, n_times=600, sfreq=250)
+    own = {n: m.dilation for n, m in net.named_modules() if hasattr(m, "dilation")}
+    assert max(max(d) if isinstance(d, tuple) else d for d in own.values()) > 1
+    dense = make_dense(net)  # braindecode's conversion would refuse
+    assert not has_strides(dense)

@@ -1,12 +1,13 @@
-"""Tests of envcorr.nn.geometry: receptive fields found three ways."""
+"""Tests of envcorr.nn.geometry: input windows derived and probed."""
 
+import numpy as np
 import pytest
 import torch
 from braindecode.models import Deep4Net, ShallowFBCSPNet
 from torch import nn
 
 from envcorr import InvalidInputError, layer_geometry, make_dense, receptive_fields
-from envcorr.nn.geometry import _field_from_modules, _trace, structure
+from envcorr.nn.geometry import LayerGeometry, structure
 
 DEEP4_LAYERS = [
     "pool_nonlin",
@@ -60,16 +61,34 @@ def test_shallow_fields():
     }
 
 
-def test_analytic_and_probed_fields_agree_for_every_deep4_module(deep4):
-    """Module walk and gradient probe both run; a mismatch would raise."""
-    net = deep4[0]
+def test_derived_and_probed_fields_agree_for_every_deep4_module(deep4):
+    """Footprints and gradient probe both run; a mismatch would raise."""
     names = ["conv_time_spat", "conv_2", "pool_2", "conv_3", "conv_4", "pool_4"]
-    _, trace_a = _trace(net, torch.zeros(1, 22, 1125), names)
-    _, trace_b = _trace(net, torch.zeros(1, 22, 1126), names)
-    analytic = [_field_from_modules(n, trace_a, trace_b) for n in names]
-    assert analytic == [10, 39, 45, 126, 387, 441]
-    geo = layer_geometry(net, 1125, names, n_chans=22, probe=True)  # raises on
-    assert [g.receptive_field for g in geo] == analytic  # any disagreement
+    geo = layer_geometry(deep4[0], 1125, names, n_chans=22, probe=True)
+    assert [g.receptive_field for g in geo] == [10, 39, 45, 126, 387, 441]
+    assert all(g.dense and g.time_axis == 2 for g in geo)
+    assert [g.unit_shape for g in geo] == [(25, 1), (50, 1), (50, 1), (100, 1)] + [
+        (200, 1)
+    ] * 2
+
+
+def test_dense_geometry_windows_and_defaults():
+    geo = LayerGeometry("a", 5, 4, 3, 2)  # positional, as before: dense
+    np.testing.assert_array_equal(geo.starts, [0, 1, 2, 3])
+    np.testing.assert_array_equal(geo.stops, [5, 6, 7, 8])
+    assert geo.unit_shape == (3,) and geo.dense
+    assert geo == LayerGeometry("a", 5, 4, 3, 2) and len({geo, geo}) == 1
+    assert geo != LayerGeometry(
+        "a", 5, 4, 3, 2, starts=[0, 1, 2, 3], stops=[5, 6, 7, 7]
+    )
+    with pytest.raises(ValueError, match="read-only"):
+        geo.starts[0] = 1
+    with pytest.raises(
+        InvalidInputError, match="'receptive_field'.*widest window has 4"
+    ):
+        LayerGeometry("a", 5, 2, 3, 2, starts=[0, 1], stops=[4, 5])
+    with pytest.raises(InvalidInputError, match="'starts'.*expected 2 windows"):
+        LayerGeometry("a", 5, 2, 3, 2, starts=[0], stops=[5])
 
 
 @pytest.mark.parametrize("seed", [3, 14, 16])
@@ -85,26 +104,43 @@ def test_probe_sees_the_whole_field_of_relu_networks(seed):
     assert fields == {"2": 6, "4": 10}
 
 
-def test_strided_model_is_rejected_with_hint():
+def test_strides_space_windows_out():
     net = nn.Sequential(nn.Conv1d(2, 4, 5), nn.MaxPool1d(2), nn.Conv1d(4, 3, 3))
-    with pytest.raises(InvalidInputError, match="make_dense"):
-        layer_geometry(net, 64, ["2"], n_chans=2)
+    (geo,) = layer_geometry(net, 64, ["2"], n_chans=2)
+    # pooled position i sees 2i .. 2i+5; the conv reads pooled j .. j+2
+    assert (geo.n_out, geo.receptive_field, geo.time_axis) == (28, 10, 2)
+    np.testing.assert_array_equal(geo.starts, 2 * np.arange(28))
+    np.testing.assert_array_equal(geo.stops, 2 * np.arange(28) + 10)
+    assert not geo.dense
 
 
-def test_padding_is_rejected():
+def test_padding_cuts_windows_at_the_trial_edges():
     net = nn.Sequential(nn.Conv1d(2, 4, 5, padding=2), nn.ReLU())
-    with pytest.raises(InvalidInputError, match="'0'.*not aligned|pads the time axis"):
-        layer_geometry(net, 64, ["1"], n_chans=2)
+    (geo,) = layer_geometry(net, 64, ["1"], n_chans=2)
+    j = np.arange(64)
+    np.testing.assert_array_equal(geo.starts, np.maximum(j - 2, 0))
+    np.testing.assert_array_equal(geo.stops, np.minimum(j + 3, 64))
+    assert geo.receptive_field == 5 and not geo.dense
 
 
-def test_global_pooling_is_rejected():
+def test_global_pooling_gives_one_whole_trial_position():
     net = nn.Sequential(nn.Conv1d(2, 4, 5), nn.AdaptiveAvgPool1d(1))
-    with pytest.raises(InvalidInputError, match="Layer '1' is not aligned"):
-        layer_geometry(net, 64, ["1"], n_chans=2)
+    (geo,) = layer_geometry(net, 64, ["1"], n_chans=2)
+    assert (geo.time_axis, geo.n_out, geo.n_units, geo.unit_shape) == (
+        None,
+        1,
+        4,
+        (4, 1),
+    )
+    assert (geo.starts.tolist(), geo.stops.tolist(), geo.receptive_field) == (
+        [0],
+        [64],
+        64,
+    )
 
 
-class FunctionalPad(nn.Module):
-    """Pads inside forward(): invisible to the module walk, caught by the probe."""
+class FunctionalCrop(nn.Module):
+    """Crops inside forward(), where no module attribute shows it."""
 
     def __init__(self):
         super().__init__()
@@ -114,12 +150,29 @@ class FunctionalPad(nn.Module):
         return nn.functional.conv1d(x[..., 2:], self.weight, padding=0)
 
 
-def test_probe_catches_misalignment_the_modules_hide():
-    net = nn.Sequential(FunctionalPad(), nn.ReLU())
-    # the output is 6 samples shorter (crop 2 + kernel 5): field 7 from shapes,
-    # but output t sees inputs t+2 .. t+6
-    with pytest.raises(InvalidInputError, match="depends on input samples"):
-        layer_geometry(net, 64, ["1"], n_chans=2)
+def test_a_crop_inside_forward_is_followed():
+    net = nn.Sequential(FunctionalCrop(), nn.ReLU())
+    (geo,) = layer_geometry(net, 64, ["1"], n_chans=2)
+    # 62 samples after the crop, 58 outputs; output t sees inputs t+2 .. t+6
+    np.testing.assert_array_equal(geo.starts, np.arange(58) + 2)
+    np.testing.assert_array_equal(geo.stops, np.arange(58) + 7)
+
+
+def test_empty_and_gapped_windows_are_refused():
+    net = nn.Sequential(nn.ConstantPad1d(3, 0.0), nn.ReLU())
+    with pytest.raises(
+        InvalidInputError,
+        match=r"Layer '1': output position 0 \(of 26\) depends on no input sample",
+    ):
+        layer_geometry(net, 20, ["1"], n_chans=2)
+    net = nn.Sequential(nn.Conv1d(2, 2, 3, dilation=2))
+    with pytest.raises(
+        InvalidInputError,
+        match=r"Layer '0': output position 0 \(of 16\) depends on input samples "
+        r"0 \.\. 4 but not on 2 samples between them \(the first is 1\).*not "
+        "contiguous",
+    ):
+        layer_geometry(net, 20, ["0"], n_chans=2)
 
 
 def test_unknown_layer_lists_valid_names(deep4):
@@ -158,7 +211,7 @@ class Reverse(nn.Module):
         return x.flip(-1)
 
 
-def test_probe_catches_a_layer_that_reverses_time():
+def test_a_layer_that_reverses_time_is_refused():
     torch.manual_seed(0)
     net = nn.Sequential(nn.Conv1d(2, 4, 5), Reverse(), nn.Conv1d(4, 3, 3))
     # 63 samples: 57 outputs of field 7, the middle one (28) sees 28 .. 34 as an
@@ -170,10 +223,27 @@ def test_probe_catches_a_layer_that_reverses_time():
     )
     with pytest.raises(
         InvalidInputError,
-        match=r"Layer '2': output sample 0 \(of 57\) depends on input samples "
-        r"56 \.\. 62, not on 0 \.\. 6.*reversing time",
+        match=r"Layer '2' is not in time order.*aten.flip along time in module '1'",
     ):
         layer_geometry(net, 63, ["2"], n_chans=2)
+    # once time is summed over, the order no longer matters
+    net.append(nn.AdaptiveAvgPool1d(1))
+    (geo,) = layer_geometry(net, 63, ["3"], n_chans=2)
+    assert (geo.time_axis, geo.starts.tolist(), geo.stops.tolist()) == (None, [0], [63])
+
+
+def test_probe_catches_windows_the_operations_hide(monkeypatch):
+    import envcorr.nn.footprint as footprint
+
+    # an operation the footprints got wrong: claim slices keep their positions
+    monkeypatch.setitem(footprint._HANDLERS, "slice", lambda op: op.fp(op.arg("self")))
+    net = nn.Sequential(FunctionalCrop(), nn.ReLU())
+    with pytest.raises(
+        InvalidInputError,
+        match=r"Layer '1': output position 0 \(of 58\) depends on input samples "
+        r"2 \.\. 6 by its gradient, but on 0 \.\. 4 by the network's operations",
+    ):
+        layer_geometry(net, 64, ["1"], n_chans=2)
 
 
 def test_probe_checks_the_first_middle_and_last_sample(monkeypatch):

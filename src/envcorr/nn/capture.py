@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -111,16 +112,16 @@ def layer_activations(
     *,
     input_scale: float = 1.0,
 ) -> dict[str, torch.Tensor]:
-    """Activations of dense layers for one batch of trials.
+    """Activations of layers for one batch of trials, units by positions.
 
     Parameters
     ----------
     model : torch.nn.Module
-        Dense network in eval mode, on its device.
+        Network in eval mode, on its device.
     X : ndarray | torch.Tensor, shape (n_trials, n_channels, n_times)
         The trials.
     geometry : list of LayerGeometry
-        The layers (see :func:`envcorr.receptive.layer_geometry`).
+        The layers (see :func:`envcorr.nn.geometry.layer_geometry`).
     input_scale : float
         Factor applied to ``X`` before the network (e.g. 1e6 for a network
         trained on microvolts when ``X`` is in volts).
@@ -128,8 +129,10 @@ def layer_activations(
     Returns
     -------
     activations : dict of str to torch.Tensor, each shape (n_trials, n_units, n_out)
-        Outputs of each layer with all non-time dimensions flattened into units;
-        sample ``t`` sees input samples ``t .. t + receptive_field - 1``.
+        Outputs of each layer, time last and every other non-batch axis
+        flattened into units in C order (``geometry.unit_shape``); position
+        ``j`` sees input samples ``starts[j] .. stops[j] - 1``. A layer without
+        time axis has one position.
     """
     param = next(model.parameters())
     x = torch.as_tensor(X).to(device=param.device, dtype=param.dtype)
@@ -138,6 +141,17 @@ def layer_activations(
     out = run_until(model, x, [g.name for g in geometry])
     acts = {}
     for g in geometry:
-        a = out[g.name].movedim(g.time_axis, -1)
+        a = out[g.name]
+        if g.time_axis is not None:
+            a = a.movedim(g.time_axis, -1)
+        n_out = 1 if g.time_axis is None else a.shape[-1]
+        if n_out != g.n_out or math.prod(a.shape[1:]) != g.n_units * g.n_out:
+            raise invalid(
+                "geometry",
+                f"layer {g.name!r} outputs shape {tuple(out[g.name].shape)}, which "
+                f"does not match its geometry ({g.n_units} units of shape "
+                f"{g.unit_shape}, {g.n_out} positions on axis {g.time_axis}).",
+                "Compute the geometry for this model and trial length.",
+            )
         acts[g.name] = a.reshape(a.shape[0], g.n_units, g.n_out)
     return acts

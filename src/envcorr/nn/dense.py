@@ -42,7 +42,12 @@ def densify_(model: nn.Module) -> nn.Module:
     """Make ``model`` dense in place (see :func:`make_dense`) and return it."""
     if not has_strides(model):
         return model
-    if callable(getattr(model, "to_dense_prediction_model", None)):
+    undilated = all(
+        np.all(np.asarray(m.dilation) == 1)
+        for m in model.modules()
+        if hasattr(m, "dilation")
+    )
+    if undilated and callable(getattr(model, "to_dense_prediction_model", None)):
         model.to_dense_prediction_model()  # braindecode's own conversion
         return model
     stride_so_far: np.ndarray | None = None
@@ -54,7 +59,12 @@ def densify_(model: nn.Module) -> nn.Module:
         if stride_so_far is None:
             stride_so_far = np.ones(2, dtype=int)
         if hasattr(module, "dilation"):
-            dilation = tuple(int(s) for s in stride_so_far[:n_dims])
+            # a dilated convolution (a TCN) keeps its own dilation, times the
+            # strides before it
+            own = np.broadcast_to(np.asarray(module.dilation), (n_dims,))
+            dilation = tuple(
+                int(d * s) for d, s in zip(own, stride_so_far, strict=False)
+            )
             module.dilation = (
                 dilation if isinstance(stride, tuple | list) else dilation[0]
             )

@@ -117,12 +117,15 @@ def _with_slice_pools(module: nn.Module) -> nn.Module:
     return clone
 
 
-def inference_copy(model: nn.Module, device: torch.device) -> nn.Module:
-    """A dense, fast copy of ``model`` for analysis, in eval mode on ``device``.
+def inference_copy(
+    model: nn.Module, device: torch.device, *, dense: bool = True
+) -> nn.Module:
+    """A fast copy of ``model`` for analysis, in eval mode on ``device``.
 
-    One deep copy, made dense (:func:`envcorr.nn.dense.make_dense`), with
-    slice max-pools and, on CPU, channels-last convolution weights. Module
-    names, kernels and dilations are those of the dense network, so hooks and
+    One deep copy, made dense (:func:`envcorr.nn.dense.make_dense`) unless
+    ``dense`` is False, with slice max-pools where pools have stride 1 and, on
+    CPU, channels-last convolution weights. Module names, kernels and
+    dilations are those of the copy, so hooks and
     :func:`envcorr.nn.geometry.layer_geometry` see the same layers.
 
     Parameters
@@ -131,12 +134,17 @@ def inference_copy(model: nn.Module, device: torch.device) -> nn.Module:
         The network (dense or not); it is not changed.
     device : torch.device
         Where the copy will run.
+    dense : bool
+        Replace strides by dilations (True), or keep the network's own
+        strides and output positions (False).
 
     Returns
     -------
     net : torch.nn.Module
     """
-    net = densify_(copy.deepcopy(model))
+    net = copy.deepcopy(model)
+    if dense:
+        net = densify_(net)
     net = _with_slice_pools(net).to(device).eval()
     if device.type == "cpu":
         net.to(memory_format=torch.channels_last)

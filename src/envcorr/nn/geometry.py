@@ -1,29 +1,30 @@
-"""Receptive fields of dense network layers, and their alignment with the input.
+"""Where each layer's outputs lie in time: exact input windows for any network.
 
-In a dense network (every stride replaced by dilations in the following layers,
-see :func:`envcorr.nn.dense.make_dense`) without padding, output sample ``t`` of
-a layer with receptive field ``R`` sees exactly the input samples
-``t .. t + R - 1``, and the layer outputs ``n_times - R + 1`` samples per trial
-(docs/method.md, step 5).
+Output position ``j`` of a layer depends on a contiguous window
+``starts[j] .. stops[j] - 1`` of the trial's samples: the union over all the
+layer's units at that position (docs/method.md, step 5). In a dense network
+without padding (:func:`envcorr.nn.dense.make_dense`) position ``t`` sees
+``t .. t + R - 1``; where layers pad, the windows are cut at the trial's edges;
+where they stride, windows are spaced out; after an operation over all time
+(flatten and linear, global pooling, attention, softmax or mean over time) a
+layer has one position per trial whose window is the whole trial.
 
-:func:`layer_geometry` finds each requested layer's time axis, output length,
-number of units and receptive field in three independent ways and requires
+:func:`layer_geometry` finds the windows in two independent ways and requires
 them to agree:
 
-1. from the modules: ``1 + sum((kernel - 1) * dilation)`` over the convolutions
-   and poolings that run before the layer (time-length changes of other leaf
-   modules, such as braindecode's ``CombinedConv``, are taken from shapes);
-2. from shapes: ``n_times - n_out + 1``;
-3. by probing: the gradient of an output sample ``t`` with respect to the input
-   is non-zero exactly on ``t .. t + R - 1``, for the first, the middle and the
-   last output sample (so that a layer that reverses or shifts time is caught
-   even where its middle sample looks aligned).
+1. from the arithmetic of every operation the network runs on one small input
+   (:mod:`envcorr.nn.footprint`), which also gives each layer's time axis,
+   output length and units;
+2. by probing: the gradient of the sum over units at position ``j`` with
+   respect to the input is non-zero exactly on the window of ``j``, for the
+   first, the middle and the last position (so that a layer that shifts time
+   is caught even where its middle position looks right).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -32,31 +33,107 @@ from torch import nn
 from .._utils.check import InvalidInputError, check_int, invalid
 from .._utils.torchutils import eval_mode, first_parameter
 from .capture import run_until
+from .footprint import (
+    Footprint,
+    check_footprint,
+    footprint_windows,
+    layer_footprints,
+)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LayerGeometry:
     """Where a layer's outputs lie in time.
+
+    Constructed with only the first five fields, it describes a dense layer:
+    position ``t`` sees inputs ``t .. t + receptive_field - 1``.
 
     Attributes
     ----------
     name : str
         Module name of the layer (as in ``model.named_modules()``).
     receptive_field : int
-        Input samples seen by one output sample.
+        Input samples seen by the widest position, ``max(stops - starts)``.
     n_out : int
-        Output samples per trial, ``n_times - receptive_field + 1``.
+        Output positions per trial (1 when ``time_axis`` is None).
     n_units : int
-        Units: the product of the output's non-batch, non-time dimensions.
-    time_axis : int
-        Axis of the layer's output tensor that is time.
+        Units: the product of ``unit_shape``.
+    time_axis : int | None
+        Axis of the layer's output tensor that is time; None when the layer
+        depends on the whole trial through an operation over all time, or when
+        every position depends on the same samples (one position per trial;
+        units are every non-batch axis).
+    starts, stops : ndarray of int64, shape (n_out,)
+        Position ``j`` depends on input samples ``starts[j] .. stops[j] - 1``
+        (read-only arrays).
+    unit_shape : tuple of int
+        The output's non-batch, non-time dimensions, in order; units are
+        flattened from them in C order.
     """
 
     name: str
     receptive_field: int
     n_out: int
     n_units: int
-    time_axis: int
+    time_axis: int | None
+    starts: np.ndarray | None = field(default=None, repr=False)
+    stops: np.ndarray | None = field(default=None, repr=False)
+    unit_shape: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.starts is None or self.stops is None:
+            starts = np.arange(self.n_out, dtype=np.int64)
+            stops = starts + self.receptive_field
+        else:
+            starts = np.array(self.starts, dtype=np.int64)
+            stops = np.array(self.stops, dtype=np.int64)
+        if starts.shape != (self.n_out,) or stops.shape != (self.n_out,):
+            raise invalid(
+                "starts",
+                f"expected {self.n_out} windows (n_out) for layer {self.name!r}, "
+                f"got starts of shape {starts.shape} and stops of shape "
+                f"{stops.shape}.",
+            )
+        if self.n_out and int((stops - starts).max()) != self.receptive_field:
+            raise invalid(
+                "receptive_field",
+                f"{self.receptive_field} for layer {self.name!r}, but its widest "
+                f"window has {int((stops - starts).max())} samples.",
+            )
+        starts.flags.writeable = False
+        stops.flags.writeable = False
+        object.__setattr__(self, "starts", starts)
+        object.__setattr__(self, "stops", stops)
+        shape = (self.n_units,) if self.unit_shape is None else self.unit_shape
+        object.__setattr__(self, "unit_shape", tuple(int(s) for s in shape))
+
+    @property
+    def dense(self) -> bool:
+        """Whether position ``t`` sees ``t .. t + receptive_field - 1`` for all t."""
+        return bool(
+            np.array_equal(self.starts, np.arange(self.n_out))
+            and np.all(self.stops - self.starts == self.receptive_field)
+        )
+
+    def _key(self) -> tuple:
+        return (
+            self.name,
+            self.receptive_field,
+            self.n_out,
+            self.n_units,
+            self.time_axis,
+            self.unit_shape,
+            self.starts.tobytes(),
+            self.stops.tobytes(),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LayerGeometry):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
 
 def structure(model: nn.Module) -> list[tuple]:
@@ -88,78 +165,6 @@ def check_layers(model: nn.Module, layers: Sequence[str]) -> list[str]:
     return list(layers)
 
 
-def _time_axis(name: str, shape_a: tuple, shape_b: tuple) -> int:
-    """The axis that grows by one sample when the input grows by one sample."""
-    if len(shape_a) != len(shape_b):
-        raise InvalidInputError(f"Layer {name!r} changes rank with the input length.")
-    diff = [ax for ax in range(1, len(shape_a)) if shape_a[ax] != shape_b[ax]]
-    if len(diff) != 1 or shape_b[diff[0]] - shape_a[diff[0]] != 1:
-        raise InvalidInputError(
-            f"Layer {name!r} is not aligned with its input window: one more input "
-            f"sample changes its output shape (without the batch axis) from "
-            f"{shape_a[1:]} to {shape_b[1:]}, not by "
-            "exactly one time sample. Its outputs must be dense (no stride: use "
-            "envcorr.make_dense), and it must not pool globally or crop."
-        )
-    return diff[0]
-
-
-def _module_extent(
-    name: str, module: nn.Module, axis_in: int, len_in: int, len_out: int
-) -> int:
-    """Receptive-field growth (samples) caused by one leaf module call."""
-    kernel = getattr(module, "kernel_size", None)
-    if kernel is None or isinstance(module, nn.Linear):
-        if len_out > len_in:
-            raise InvalidInputError(
-                f"Module {name!r} makes the time axis longer ({len_in} -> {len_out}"
-                " samples): padded outputs are not aligned with their input window."
-            )
-        return len_in - len_out
-
-    def along_time(value, default):
-        if value is None:
-            return default
-        if isinstance(value, int | str):
-            return value
-        idx = axis_in - 2
-        return value[idx] if 0 <= idx < len(value) else default
-
-    k = along_time(kernel, 1)
-    d = along_time(getattr(module, "dilation", 1), 1)
-    s = along_time(getattr(module, "stride", 1), 1)
-    p = along_time(getattr(module, "padding", 0), 0)
-    if s is None:  # pooling modules store stride=None for stride=kernel
-        s = k
-    if s != 1:
-        raise InvalidInputError(
-            f"Module {name!r} has stride {s} along time, so the network is not "
-            "dense. Make it dense with envcorr.make_dense(model) (braindecode "
-            "models: model.to_dense_prediction_model())."
-        )
-    if p not in (0, "valid"):
-        raise InvalidInputError(
-            f"Module {name!r} pads the time axis (padding={p!r}), so its outputs "
-            "are not aligned with the end of their input window. envcorr needs "
-            "layers whose output sample t sees inputs t .. t+R-1."
-        )
-    return (k - 1) * d
-
-
-def _trace(model: nn.Module, x: torch.Tensor, layers: Sequence[str]):
-    """Outputs of ``layers`` for input ``x``, and the trace of module calls."""
-    trace: list = []
-    try:
-        out = run_until(model, x, layers, trace=trace)
-    except RuntimeError as err:
-        raise InvalidInputError(
-            f"The model failed on an input of shape {tuple(x.shape)}: {err}. Check "
-            "the number of channels (n_chans) and that trials are at least as long "
-            "as the model's receptive field."
-        ) from err
-    return out, trace
-
-
 def layer_geometry(
     model: nn.Module,
     n_times: int,
@@ -168,13 +173,12 @@ def layer_geometry(
     n_chans: int,
     probe: bool = True,
 ) -> list[LayerGeometry]:
-    """Receptive field, output length, units and time axis of each layer.
+    """Input windows, output length, units and time axis of each layer.
 
     Parameters
     ----------
     model : torch.nn.Module
-        A dense network (see :func:`make_dense`) taking input of shape
-        (n_trials, n_chans, n_times).
+        A network taking input of shape (n_trials, n_chans, n_times).
     n_times : int
         Samples per trial.
     layers : list of str
@@ -182,80 +186,114 @@ def layer_geometry(
     n_chans : int
         Number of input channels.
     probe : bool
-        Also check each field by the gradients of the first, middle and last
-        output sample with respect to the input (one small forward and
+        Also check the windows by the gradients of the first, middle and last
+        output position with respect to the input (one small forward and
         backward pass for all layers).
 
     Returns
     -------
     geometry : list of LayerGeometry
-        One entry per layer, ordered by receptive field (depth).
+        One entry per layer, ordered by receptive field (depth), then as given.
 
     Raises
     ------
     InvalidInputError
-        For unknown layers, layers that are not dense or not aligned with the
-        end of their input window (padding, cropping, global pooling), and
-        trials shorter than a layer's receptive field.
+        For unknown layers, a model that fails on such input (trials shorter
+        than its receptive field), layers whose positions depend on no input
+        sample or on samples with gaps between them, layers that reorder time,
+        and windows the probe disagrees with.
     """
     layers = check_layers(model, layers)
     n_times = check_int("n_times", n_times, minimum=1)
+    n_chans = check_int("n_chans", n_chans, minimum=1)
     p = first_parameter(model)
+    gen = torch.Generator().manual_seed(0)
     with eval_mode(model):
-        # One more input sample must give one more output sample along time.
-        longer = torch.zeros((1, n_chans, n_times + 1), dtype=p.dtype, device=p.device)
-        with torch.no_grad():
-            out_b, trace_b = _trace(model, longer, layers)
-        # The pass at n_times also serves the gradient probe: random trials for
-        # each probed sample of each layer (see _check_probe), or one zero trial
-        # without probing.
-        n_probe = _PROBE_REPS * _PROBE_SAMPLES * len(layers) if probe else 1
-        gen = torch.Generator().manual_seed(0)
-        x = torch.randn((n_probe, n_chans, n_times), generator=gen)
-        x = x.to(device=p.device, dtype=p.dtype).requires_grad_(probe)
-        with torch.set_grad_enabled(probe):
-            out_a, trace_a = _trace(model, x, layers)
-        geometry = []
-        for name in layers:
-            shape_a, shape_b = tuple(out_a[name].shape), tuple(out_b[name].shape)
-            axis = _time_axis(name, shape_a, shape_b)
-            n_out = shape_a[axis]
-            field_shape = n_times - n_out + 1
-            field_modules = _field_from_modules(name, trace_a, trace_b)
-            if field_modules != field_shape:
-                raise InvalidInputError(
-                    f"Layer {name!r}: its modules give a receptive field of "
-                    f"{field_modules} samples, but its output length "
-                    f"({n_out} of {n_times}) implies {field_shape}. The model pads, "
-                    "crops or branches along time before this layer; envcorr needs "
-                    "outputs whose sample t sees inputs t .. t+R-1."
-                )
-            n_units = int(
-                np.prod([s for i, s in enumerate(shape_a[1:], 1) if i != axis])
-            )
-            geometry.append(LayerGeometry(name, field_shape, n_out, n_units, axis))
-        if probe:
-            with torch.enable_grad():  # also when the caller runs under no_grad
-                _check_probe(model, x, out_a, geometry)
+        x = torch.randn((_TRACE_TRIALS, n_chans, n_times), generator=gen)
+        x = x.to(device=p.device, dtype=p.dtype)
+        try:
+            traced = layer_footprints(model, x, layers)
+        except RuntimeError as err:
+            raise InvalidInputError(
+                f"The model failed on an input of shape {tuple(x.shape)}: {err}. "
+                "Check the number of channels (n_chans) and that trials are at "
+                "least as long as the model's receptive field."
+            ) from err
+        geometry = [
+            _geometry_of(name, out, fp, n_times) for name, (out, fp) in traced.items()
+        ]
+    if probe:
+        probe_geometry(model, geometry, n_chans=n_chans, n_times=n_times)
     return sorted(geometry, key=lambda g: (g.receptive_field, layers.index(g.name)))
 
 
-def _field_from_modules(name: str, trace_a: list, trace_b: list) -> int:
-    field = 1
-    for call_a, call_b in zip(trace_a, trace_b, strict=True):
-        mod_name, module, in_a, out_a, leaf = call_a
-        in_b = call_b[2]
-        if leaf and in_a is not None and in_b is not None and in_a[1:] != in_b[1:]:
-            if len(in_a) == len(in_b):
-                axis_in = _time_axis(mod_name, in_a, in_b)
-                out_b = call_b[3]
-                axis_out = _time_axis(mod_name, out_a, out_b)
-                field += _module_extent(
-                    mod_name, module, axis_in, in_a[axis_in], out_a[axis_out]
-                )
-        if mod_name == name:
-            return field
-    raise AssertionError(f"layer {name} missing from trace")  # run_until checked it
+def probe_geometry(
+    model: nn.Module, geometry: Sequence[LayerGeometry], *, n_chans: int, n_times: int
+) -> None:
+    """Check layers' windows by gradients (``probe`` of :func:`layer_geometry`).
+
+    Raises
+    ------
+    InvalidInputError
+        When the gradient of a probed position is non-zero outside its window,
+        or zero over part of it on every probed trial.
+    """
+    p = first_parameter(model)
+    # also when the caller runs under no_grad
+    with eval_mode(model), torch.enable_grad():
+        _check_probe(model, n_chans, n_times, p, list(geometry))
+
+
+# Trials of the traced forward pass: two, so that a model that squeezes its
+# output does not lose the batch axis.
+_TRACE_TRIALS = 2
+
+
+def _geometry_of(name: str, out: torch.Tensor, fp, n_times: int) -> LayerGeometry:
+    """A layer's geometry from its output and footprint (see layer_footprints)."""
+    fp = check_footprint(name, fp)
+    shape = tuple(out.shape)
+    if not shape or shape[0] != _TRACE_TRIALS or fp.axis == 0:
+        raise InvalidInputError(
+            f"Layer {name!r} does not keep the trials on its first axis (its output "
+            f"has shape {shape} for {_TRACE_TRIALS} trials"
+            + (", and time on that axis)." if fp.axis == 0 else ").")
+        )
+    axis = fp.axis
+    if axis is not None and len(fp.rows) > 1 and (fp.rows == fp.rows[:1]).all():
+        # every position depends on the same samples (e.g. attention over time):
+        # no position in time, one per trial whose units are all the others
+        axis, fp = None, Footprint(None, fp.rows[:1])
+    starts, stops, contiguous = footprint_windows(fp.masks(n_times))
+    empty = np.flatnonzero(stops == starts)
+    if empty.size:
+        raise InvalidInputError(
+            f"Layer {name!r}: output position {empty[0]} (of {len(starts)}) depends "
+            "on no input sample (it is padding). Analyse a layer after the padding "
+            "has been convolved or cropped."
+        )
+    if not contiguous.all():
+        j = int(np.flatnonzero(~contiguous)[0])
+        seen = np.flatnonzero(fp.masks(n_times)[j])
+        gaps = np.setdiff1d(np.arange(starts[j], stops[j]), seen)
+        raise InvalidInputError(
+            f"Layer {name!r}: output position {j} (of {len(starts)}) depends on "
+            f"input samples {starts[j]} .. {stops[j] - 1} but not on {gaps.size} "
+            f"samples between them (the first is {gaps[0]}): its input window is "
+            "not contiguous (e.g. a dilated convolution or strided pooling over "
+            "too few samples)."
+        )
+    unit_shape = tuple(s for i, s in enumerate(shape) if i not in (0, axis))
+    return LayerGeometry(
+        name=name,
+        receptive_field=int((stops - starts).max()),
+        n_out=len(starts),
+        n_units=int(np.prod(unit_shape, dtype=np.int64)),
+        time_axis=axis,
+        starts=starts,
+        stops=stops,
+        unit_shape=unit_shape,
+    )
 
 
 # Each probed output sample (first, middle, last: _probed_samples) has
@@ -269,35 +307,47 @@ _PROBE_RETRY_CHUNK = 8
 
 
 def _probed_samples(geo: LayerGeometry) -> tuple[int, ...]:
-    """The output samples whose fields the probe checks: first, middle, last."""
+    """The output positions whose windows the probe checks: first, middle, last."""
     return (0, geo.n_out // 2, geo.n_out - 1)
+
+
+def _position(out: torch.Tensor, geo: LayerGeometry, t: int) -> torch.Tensor:
+    """Output position ``t`` of each trial, shape (n_trials, ...)."""
+    return out if geo.time_axis is None else out.select(geo.time_axis, t)
 
 
 def _check_probe(
     model: nn.Module,
-    x: torch.Tensor,
-    outputs: dict[str, torch.Tensor],
+    n_chans: int,
+    n_times: int,
+    like: torch.Tensor,
     geometry: Sequence[LayerGeometry],
 ) -> None:
-    """Check by gradients that output sample t sees exactly inputs t..t+R-1.
+    """Check by gradients that output position t depends on its window exactly.
 
-    Probed are the first, middle and last output sample of every layer (a
-    layer that reverses time can look aligned at its middle sample). One
-    backward pass serves all: each (layer, sample) pair takes its output from
-    its own ``_PROBE_REPS`` trials of the batch ``x`` (trials are independent
-    in eval mode), so each trial's input gradient belongs to one probed
-    sample: three trials per layer. A random trial per sample, and the sum
-    over all units, make max-pooling reach every sample of the field in
-    smooth networks such as Deep4Net. Where units are inactive (ReLU at zero)
-    at the edge of the field, the gradient there is zero: such a sample is
-    probed again with many more trials before the check fails.
+    Probed are the first, middle and last position of every layer (a layer
+    that reverses time can look aligned at its middle position). One backward
+    pass serves all: each (layer, position) pair takes its output from its own
+    ``_PROBE_REPS`` random trials of one batch (trials are independent in eval
+    mode), so each trial's input gradient belongs to one probed position. A
+    random trial per position, and the sum over all units, make max-pooling
+    reach every sample of the window in smooth networks such as Deep4Net.
+    Where units are inactive (ReLU at zero) at the edge of the window, the
+    gradient there is zero: such a position is probed again with many more
+    trials before the check fails.
     """
     reps = _PROBE_REPS
     probes = [(geo, t) for geo in geometry for t in _probed_samples(geo)]
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn((reps * len(probes), n_chans, n_times), generator=gen)
+    x = x.to(device=like.device, dtype=like.dtype).requires_grad_(True)
+    outputs = run_until(model, x, list(dict.fromkeys(g.name for g in geometry)))
     total = 0
     for k, (geo, t) in enumerate(probes):
-        sample = outputs[geo.name].select(geo.time_axis, t)
-        total = total + sample[reps * k : reps * (k + 1)].sum()
+        total = (
+            total
+            + _position(outputs[geo.name], geo, t)[reps * k : reps * (k + 1)].sum()
+        )
     (grad,) = torch.autograd.grad(total, x)
     for k, (geo, t) in enumerate(probes):
         g = grad[reps * k : reps * (k + 1)].abs().sum(dim=(0, 1))
@@ -308,36 +358,39 @@ def _check_probe(
                 seen = (
                     "nothing" if support.size == 0 else f"{support[0]} .. {support[-1]}"
                 )
+                where = (
+                    "its output (one position per trial)"
+                    if geo.time_axis is None
+                    else f"output position {t} (of {geo.n_out})"
+                )
                 raise InvalidInputError(
-                    f"Layer {geo.name!r}: output sample {t} (of {geo.n_out}) "
-                    f"depends on input samples {seen}, not on "
-                    f"{t} .. {t + geo.receptive_field - 1} as a receptive field of "
-                    f"{geo.receptive_field} samples aligned with the end of its "
-                    "window requires. The layer is not aligned (padding, cropping, "
-                    "reversing time or another non-convolutional operation along "
-                    "time)."
+                    f"Layer {geo.name!r}: {where} depends on input samples {seen} "
+                    "by its gradient, but on "
+                    f"{geo.starts[t]} .. {geo.stops[t] - 1} by the network's "
+                    "operations. The network does something along time that "
+                    "envcorr does not follow (reversing time or an operation it "
+                    "does not know)."
                 )
 
 
 def _support_is_field(grad: torch.Tensor, geo: LayerGeometry, t: int) -> bool:
-    """Whether the non-zero gradient spans exactly the field of output sample t."""
+    """Whether the non-zero gradient spans exactly the window of position t."""
     support = np.flatnonzero(grad.cpu().numpy() > 0)
-    expected = (t, t + geo.receptive_field - 1)
+    expected = (geo.starts[t], geo.stops[t] - 1)
     return support.size > 0 and (support[0], support[-1]) == expected
 
 
 def _probe_gradient(
     model: nn.Module, like: torch.Tensor, geo: LayerGeometry, t: int
 ) -> torch.Tensor:
-    """Summed |input gradient| of output sample t over many random trials."""
+    """Summed |input gradient| of output position t over many random trials."""
     gen = torch.Generator().manual_seed(1)
     total = torch.zeros(like.shape[-1], dtype=like.dtype, device=like.device)
     shape = (_PROBE_RETRY_CHUNK, *like.shape[1:])
     for _ in range(_PROBE_RETRY_TRIALS // _PROBE_RETRY_CHUNK):
         x = torch.randn(shape, generator=gen).to(like).requires_grad_(True)
         out = run_until(model, x, [geo.name])[geo.name]
-        sample = out.select(geo.time_axis, t).sum()
-        (grad,) = torch.autograd.grad(sample, x)
+        (grad,) = torch.autograd.grad(_position(out, geo, t).sum(), x)
         total += grad.abs().sum(dim=(0, 1))
     return total
 
