@@ -9,6 +9,11 @@ W2: 128 channels, the 32-band filter bank, 1x/2x/4x a base number of trials:
 time and peak memory of compute_maps.
 W1u: W1 with further untrained initialisations (``envcorr run --n-untrained``):
 all networks in one compute_maps pass against one call per extra network.
+W3: W1's data with braindecode's EEGNet, analysed at its own output positions
+('same' padding, strided pooling, a whole-trial classifier): compute_maps
+against EEGNet's two forward passes, and max |dr| against the brute force of
+benchmarks/brute_force.py (windows probed by large changes at each input
+sample, np.corrcoef) on a subset of trials.
 
 Every measurement runs in its own fresh process (this script re-invoked with
 ``--child``), so peak resident memory (ru_maxrss) is that of one measurement.
@@ -19,6 +24,7 @@ Usage::
     .venv/bin/python benchmarks/bench_compute_maps.py --quick    # smoke run
     .venv/bin/python benchmarks/bench_compute_maps.py --workload W1 --profile
     .venv/bin/python benchmarks/bench_compute_maps.py --workload W1u
+    .venv/bin/python benchmarks/bench_compute_maps.py --workload W3
 """
 
 from __future__ import annotations
@@ -53,7 +59,10 @@ TARGETS = {
     "w2_time_ratio": 4.5,
     "gpu_max_dr": 1e-4,
     "w1u_ratio_separate": 0.5,
+    "w3_ratio_forward": 2.0,
+    "w3_max_dr": 1e-4,
 }
+W3_CHECK_TRIALS = 24  # trials of W3's brute-force check
 N_EXTRA = 4  # further untrained initialisations of W1u (seeds 3 ..)
 
 
@@ -121,7 +130,116 @@ def _forward_all(nets, X, device):
         torch.cuda.synchronize()
 
 
+def _eegnet(n_chans: int, seed: int):
+    import torch
+    from braindecode.models import EEGNet
+
+    torch.manual_seed(seed)
+    return EEGNet(n_chans=n_chans, n_outputs=4, n_times=N_TIMES, sfreq=SFREQ).eval()
+
+
+def _child_w3(spec: dict) -> dict:
+    """W3: EEGNet at its own output positions."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        import torch
+
+        import envcorr
+
+    data = np.load(spec["data"])
+    X = np.ascontiguousarray(data["X"][: spec["n_trials"]])
+    y = data["y"][: spec["n_trials"]]
+    ch_names = [str(c) for c in data["ch_names"]]
+    bands = {k: tuple(v) for k, v in json.loads(str(data["bands"])).items()}
+    trained = _eegnet(X.shape[1], TRAINED_SEED)
+    untrained = _eegnet(X.shape[1], UNTRAINED_SEED)
+    out: dict = {"kind": spec["kind"], "n_trials": len(X)}
+    _forward_all([trained, untrained], X[:2], torch.device("cpu"))  # warm-up
+    kwargs = dict(
+        sfreq=SFREQ,
+        ch_names=ch_names,
+        y=y,
+        bands=bands,
+        untrained_model=untrained,
+        input_scale=INPUT_SCALE,
+        verbose="warning",
+    )
+    cpu_start = time.process_time()
+    start = time.perf_counter()
+    if spec["kind"] == "w3_forward":
+        _forward_all([trained, untrained], X, torch.device("cpu"))
+    elif spec["kind"] == "w3_compute_maps":
+        maps = envcorr.compute_maps(trained, X, **kwargs)
+        out["dense"] = int(maps.attrs["dense"])
+        out["layers"] = {
+            str(k): int(v)
+            for k, v in zip(maps.layer.values, maps.layer_n_units.values, strict=True)
+        }
+    elif spec["kind"] == "w3_check":
+        out["max_dr"] = _w3_brute_force(trained, X, **kwargs)
+    else:
+        raise ValueError(spec["kind"])
+    out["seconds"] = time.perf_counter() - start
+    out["cpu_seconds"] = time.process_time() - cpu_start
+    out["peak_mb"] = _peak_mb()
+    out["torch_threads"] = torch.get_num_threads()
+    return out
+
+
+def _w3_brute_force(trained, X, **kwargs) -> dict:
+    """Max |dr| per layer of compute_maps against benchmarks/brute_force.py."""
+    import copy
+
+    import envcorr
+    from envcorr.nn.geometry import layer_geometry
+
+    sys.path.insert(0, str(HERE))
+    from brute_force import brute_force_corr, probed_windows
+
+    maps = envcorr.compute_maps(trained, X, **kwargs)
+    layers = [str(v) for v in maps.layer.values]
+    geometry = layer_geometry(
+        copy.deepcopy(trained), X.shape[-1], layers, n_chans=X.shape[1], probe=False
+    )
+    windows = probed_windows(
+        trained,
+        {g.name: g.time_axis for g in geometry},
+        n_chans=X.shape[1],
+        n_times=X.shape[-1],
+    )
+    errors = {}
+    for g in geometry:
+        starts, stops = windows[g.name]
+        pos = np.arange(len(starts))
+        expected = brute_force_corr(
+            copy.deepcopy(trained),
+            X,
+            sfreq=kwargs["sfreq"],
+            bands=kwargs["bands"],
+            layer=g.name,
+            positions=pos,
+            starts=starts,
+            stops=stops,
+            time_axis=g.time_axis,
+            input_scale=kwargs["input_scale"],
+        )
+        got = (
+            maps.unit_corr.sel(network="trained")
+            .where(maps.unit_layer == g.name, drop=True)
+            .transpose("unit", "band", "channel")
+            .values
+        )
+        ok = ~np.isnan(expected)
+        if got.shape != expected.shape or not np.array_equal(np.isnan(got), ~ok):
+            errors[g.name] = float("inf")
+        else:
+            errors[g.name] = float(np.abs(got[ok] - expected[ok]).max(initial=0.0))
+    return errors
+
+
 def _child(spec: dict) -> dict:
+    if spec["kind"].startswith("w3"):
+        return _child_w3(spec)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         import torch
@@ -470,6 +588,45 @@ def bench_w1u(tmp: Path, args) -> None:
     )
 
 
+def bench_w3(tmp: Path, args) -> None:
+    n_trials = 64 if args.quick else 288
+    data = tmp / "w1.npz"
+    if not data.exists():
+        w1_data(data, n_trials)
+    base = {"data": str(data), "n_trials": n_trials}
+    fwds, cms = [], []
+    for _ in range(args.repeat):
+        fwds.append(run_child({**base, "kind": "w3_forward"}))
+        cms.append(run_child({**base, "kind": "w3_compute_maps"}))
+    fwd = min(fwds, key=lambda r: r["seconds"])
+    cm = min(cms, key=lambda r: r["seconds"])
+    ratio = cm["seconds"] / fwd["seconds"]
+    _say(
+        f"W3 data: {n_trials} x 22 x {N_TIMES}, 6 bands, EEGNet at its own "
+        f"positions (dense={cm['dense']}), layers and units {cm['layers']}, "
+        f"torch threads {cm['torch_threads']}"
+    )
+    _say(
+        f"W3 forward passes alone: {fwd['seconds']:.2f} s (2 networks; best of "
+        f"{len(fwds)}: {_times(fwds)} s)"
+    )
+    _say(
+        f"W3 compute_maps: {cm['seconds']:.2f} s ({ratio:.2f}x forward; best of "
+        f"{len(cms)}: {_times(cms)} s; CPU time {cm['cpu_seconds']:.1f} s; peak "
+        f"{cm['peak_mb']:.0f} MB) {_mark(ratio <= TARGETS['w3_ratio_forward'])} "
+        "target <= 2x"
+    )
+    n_check = min(W3_CHECK_TRIALS, n_trials)
+    check = run_child({**base, "n_trials": n_check, "kind": "w3_check"})
+    worst = max(check["max_dr"].values())
+    _say(
+        f"W3 max |dr| vs brute force ({n_check} trials, every position of every "
+        "layer probed): "
+        + ", ".join(f"{k} {v:.1e}" for k, v in check["max_dr"].items())
+        + f" {_mark(worst <= TARGETS['w3_max_dr'])} target <= 1e-4"
+    )
+
+
 def bench_w2(tmp: Path, args) -> None:
     base_trials = args.w2_base or (4 if args.quick else 24)
     sizes = [1, 2, 4]
@@ -517,7 +674,9 @@ def bench_w2(tmp: Path, args) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small smoke run")
-    parser.add_argument("--workload", choices=["W1", "W1u", "W2", "all"], default="all")
+    parser.add_argument(
+        "--workload", choices=["W1", "W1u", "W2", "W3", "all"], default="all"
+    )
     parser.add_argument(
         "--w2-base", type=int, default=None, help="W2 base trials (default 24)"
     )
@@ -547,6 +706,8 @@ def main(argv=None) -> None:
             bench_w1(Path(tmp), args)
         if args.workload in ("W1u", "all"):
             bench_w1u(Path(tmp), args)
+        if args.workload in ("W3", "all"):
+            bench_w3(Path(tmp), args)
         if args.workload in ("W2", "all"):
             bench_w2(Path(tmp), args)
     load = os.getloadavg()

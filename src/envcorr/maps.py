@@ -25,6 +25,7 @@ from torch import nn
 from ._utils.check import (
     InvalidInputError,
     check_array,
+    check_bool,
     check_ch_names,
     check_int,
     check_labels,
@@ -36,11 +37,17 @@ from ._utils.docs import fill_doc
 from ._utils.logs import logger, progress, verbose
 from ._utils.torchutils import resolve_device, seeded
 from ._utils.versions import versions
-from .config import SQUARE_OPTIONS
+from .config import SAMPLES_OPTIONS, SQUARE_OPTIONS
 from .data._trials import Recordings
 from .nn.capture import layer_activations
 from .nn.fast import inference_copy
-from .nn.geometry import LayerGeometry, check_layers, layer_geometry, structure
+from .nn.geometry import (
+    LayerGeometry,
+    check_layers,
+    layer_geometry,
+    probe_geometry,
+    structure,
+)
 from .nn.layers import default_layers
 from .results import assemble_maps
 from .signal.bands import bands_for
@@ -85,6 +92,8 @@ def compute_maps(
     batch_size: int | None = None,
     device: str | torch.device | None = None,
     probe: bool = True,
+    dense: bool | None = None,
+    samples: str = "all",
     seed: int = 0,
     verbose: bool | str | int | None = None,
 ) -> xr.Dataset:
@@ -102,8 +111,7 @@ def compute_maps(
     ----------
     model : torch.nn.Module
         The trained network, taking input (n_trials, n_channels, n_times). It
-        is not changed: the analysis runs on a dense copy (strides replaced by
-        dilations).
+        is not changed: the analysis runs on a copy (see ``dense``).
     %(X)s Any unit; see ``input_scale``.
     %(sfreq)s
     ch_names : list of str
@@ -122,8 +130,9 @@ def compute_maps(
         bands whose upper edge reaches the Nyquist frequency; bands given as a
         dict must lie below it (see :func:`envcorr.signal.bands.bands_for`).
     layers : list of str | None
-        Module names to analyse; None for the defaults of braindecode's
-        Deep4Net and ShallowFBCSPNet (block outputs and classifier).
+        Module names to analyse; None for the defaults (block outputs and the
+        classifier): a table for braindecode's networks, a documented rule
+        for any other (:func:`envcorr.nn.default_layers`, docs/models.md).
     untrained_model : torch.nn.Module | list of torch.nn.Module | None
         The same architecture with its initial weights (the baseline), or a
         list whose first entry is that baseline and whose further entries are
@@ -148,8 +157,24 @@ def compute_maps(
         Trials per batch; None chooses from a memory budget (at most 64).
     %(device)s
     probe : bool
-        Cross-check receptive fields by gradients (see
+        Cross-check each layer's windows by gradients (see
         :func:`envcorr.nn.geometry.layer_geometry`).
+    dense : bool | None
+        Analyse a dense copy of the networks (every stride replaced by
+        dilations: one output position per input sample) or the networks at
+        their own output positions. None (default) uses the dense copy where
+        it is exact (a stack of valid convolutions and poolings, as
+        braindecode's Deep4Net and ShallowFBCSPNet) and the networks' own
+        positions otherwise (padding, flatten + linear, global pooling,
+        attention), with one INFO line saying so. True requires the dense
+        copy; False never makes one.
+    samples : "all" | "predictions"
+        Correlate every layer at all of its output positions ("all"), or
+        only at the positions whose window ends where a window of the deepest
+        analysed layer ends ("predictions": with the default layers, the
+        positions aligned with the cropped decoder's predictions, as the
+        original 2017 code did). "predictions" needs a deepest layer with
+        positions in time (not one output per trial).
     seed : int
         Seed of the re-initialised baseline when ``untrained_model`` is None
         (torch's global random state is left untouched).
@@ -186,15 +211,24 @@ def compute_maps(
             f"X has {n_chans} channels but the model expects {expected} (n_chans).",
             "Pick the channels the model was trained on, in the same order.",
         )
-    layers = default_layers(model) if layers is None else check_layers(model, layers)
+    if layers is None:
+        layers = default_layers(model, n_chans=n_chans, n_times=n_times)
+    else:
+        layers = check_layers(model, layers)
     dev = resolve_device(device)
 
-    nets = {"trained": inference_copy(model, dev)}
+    samples = check_option("samples", samples, SAMPLES_OPTIONS)
+    if dense is not None:
+        dense = check_bool("dense", dense)
     baselines, untrained_source = _baselines(model, untrained_model, seed)
+    trained, geometry, dense = _analysed_network(
+        model, dev, dense, n_times, layers, n_chans, probe
+    )
+    nets = {"trained": trained}
     for k, baseline in enumerate(baselines):
         name = "untrained" if k == 0 else f"untrained_{k}"
-        nets[name] = inference_copy(baseline, dev)
-    geometry = _geometry(nets["trained"], n_times, layers, n_chans, probe)
+        nets[name] = inference_copy(baseline, dev, dense=dense)
+    positions = select_positions(geometry, samples)
     reference = structure(nets["trained"])
     for k, (name, net) in enumerate(nets.items()):
         if name != "trained" and structure(net) != reference:
@@ -205,8 +239,7 @@ def compute_maps(
                 "Pass the same architecture with its initial weights.",
             )
     if class_field is None:
-        body = [g for g in geometry if not g.name.startswith("final_layer")] or geometry
-        class_field = body[-1].receptive_field
+        class_field = _default_class_field(geometry)
     class_field = check_int("class_field", class_field, minimum=1)
     if class_field > n_times:
         raise invalid(
@@ -224,7 +257,7 @@ def compute_maps(
     )
     n_feat = len(bands) * n_chans
     if batch_size is None:
-        units_times = sum(g.n_units * g.n_out for g in geometry)
+        units_times = sum(g.n_units * len(positions[g.name]) for g in geometry)
         per_trial = 20 * n_feat * n_times + 12 * units_times
         budget = _BATCH_BYTES.get(dev.type, _BATCH_BYTES["cpu"])
         batch_size = int(np.clip(budget // per_trial, 1, _MAX_BATCH))
@@ -247,6 +280,7 @@ def compute_maps(
         n_classes=0 if class_names is None else len(class_names),
         nets=nets,
         geometry=geometry,
+        positions=positions,
         computer=computer,
         square=square,
         class_field=class_field,
@@ -275,15 +309,24 @@ def compute_maps(
         "batch_size": batch_size,
         "device": str(dev),
         "probe": probe,
+        "dense": dense,
+        "samples": samples,
         "seed": seed,
+    }
+    keys = {
+        g.name: _window_key(g.starts[p], g.stops[p])
+        for g, p in _pairs(geometry, positions)
     }
     return assemble_maps(
         unit_corr={
-            net: [acc[g.receptive_field].corr((net, g.name)) for g in geometry]
+            net: [acc[keys[g.name]].corr((net, g.name)) for g in geometry]
             for net in nets
         },
-        class_corr=None if y is None else acc[class_field].corr("class"),
+        class_corr=None
+        if y is None
+        else acc[_class_key(class_field, n_times)].corr("class"),
         geometry=geometry,
+        positions=positions,
         bands=bands,
         ch_names=ch_names,
         constant=constant,
@@ -296,6 +339,8 @@ def compute_maps(
             "n_times": n_times,
             "square": square,
             "class_field": class_field,
+            "dense": int(dense),
+            "samples": samples,
             "model_name": type(model).__name__,
             "untrained_source": untrained_source,
             "filtering": "per-trial" if continuous is None else "continuous",
@@ -313,22 +358,30 @@ def _accumulate(
     n_classes: int,
     nets: dict[str, nn.Module],
     geometry: list[LayerGeometry],
+    positions: dict[str, np.ndarray],
     computer: EnvelopeComputer,
     square: str,
     class_field: int,
     input_scale: float,
     batch_size: int,
     device: torch.device,
-) -> tuple[dict[int, PooledCorrelation], np.ndarray, np.ndarray]:
+) -> tuple[dict[tuple, PooledCorrelation], np.ndarray, np.ndarray]:
     """The one pass over the data: correlation sums of every network and layer.
 
-    Returns the accumulators (one per window length) and each channel's
-    minimum and maximum over all trials (to find constant channels).
+    Returns the accumulators (one per set of windows, see :func:`_window_key`)
+    and each channel's minimum and maximum over all trials (to find constant
+    channels).
     """
     n_trials, n_chans, n_times = X.shape
     n_feat = len(computer.bands) * n_chans
-    fields = sorted({g.receptive_field for g in geometry} | {class_field})
-    acc = {field: PooledCorrelation(n_feat, device=device) for field in fields}
+    keys = {}
+    for g, p in _pairs(geometry, positions):
+        keys[g.name] = _window_key(g.starts[p], g.stops[p])
+    class_key = _class_key(class_field, n_times)
+    windows_of = {key: key for key in keys.values()}
+    if y is not None:
+        windows_of[class_key] = class_key
+    acc = {key: PooledCorrelation(n_feat, device=device) for key in windows_of}
     ch_min = np.full(n_chans, np.inf)
     ch_max = np.full(n_chans, -np.inf)
     starts = range(0, n_trials, batch_size)
@@ -344,22 +397,180 @@ def _accumulate(
         windows = WindowAverages(power)
         del power
         prepared = {}
-        for field in fields:
-            avg = windows.valid(field)
+        for key in acc:
+            avg = _averages(windows, key)
             if square == "after":
                 avg = avg.square_()
-            prepared[field] = acc[field].add_features(avg)
-            if y is not None and field == class_field:
+            prepared[key] = acc[key].add_features(avg)
+            if y is not None and key == class_key:
                 onehot = one_hot_over_time(y[idx], n_classes, avg.shape[-1])
-                acc[field].add_group("class", onehot.to(device), prepared[field])
+                acc[key].add_group("class", onehot.to(device), prepared[key])
         del windows
         for net_name, net in nets.items():
             acts = layer_activations(net, xb, geometry, input_scale=input_scale)
             for g in geometry:
-                field = g.receptive_field
-                acc[field].add_group((net_name, g.name), acts[g.name], prepared[field])
+                key = keys[g.name]
+                a = _at_positions(acts[g.name], positions[g.name], g.n_out)
+                acc[key].add_group((net_name, g.name), a, prepared[key])
             del acts
     return acc, ch_min, ch_max
+
+
+def _pairs(geometry, positions):
+    return [(g, positions[g.name]) for g in geometry]
+
+
+def _window_key(starts: np.ndarray, stops: np.ndarray) -> tuple:
+    """A hashable description of a set of windows, shared by equal sets.
+
+    ``("valid", width, first, n)`` for ``n`` windows of ``width`` samples at
+    stride 1 starting at sample ``first`` (dense layers: one cumulative-sum
+    slice); ``("at", starts, stops)`` otherwise.
+    """
+    width = stops - starts
+    n = len(starts)
+    if np.all(width == width[0]) and np.array_equal(
+        starts, np.arange(starts[0], starts[0] + n)
+    ):
+        return ("valid", int(width[0]), int(starts[0]), n)
+    return ("at", tuple(starts.tolist()), tuple(stops.tolist()))
+
+
+def _class_key(class_field: int, n_times: int) -> tuple:
+    return ("valid", class_field, 0, n_times - class_field + 1)
+
+
+def _averages(windows: WindowAverages, key: tuple) -> torch.Tensor:
+    """The window averages that ``key`` (:func:`_window_key`) describes."""
+    if key[0] == "valid":
+        _, width, first, n = key
+        avg = windows.valid(width)
+        return avg if first == 0 and n == avg.shape[-1] else avg[..., first : first + n]
+    return windows.at(np.asarray(key[1]), np.asarray(key[2]))
+
+
+def _at_positions(acts: torch.Tensor, keep: np.ndarray, n_out: int) -> torch.Tensor:
+    """Activations (n_trials, n_units, n_out) at the kept positions only."""
+    if len(keep) == n_out:
+        return acts
+    if np.array_equal(keep, np.arange(keep[0], keep[0] + len(keep))):
+        return acts[..., keep[0] : keep[0] + len(keep)]
+    return acts[..., torch.as_tensor(keep, device=acts.device)]
+
+
+def select_positions(
+    geometry: Sequence[LayerGeometry], samples: str
+) -> dict[str, np.ndarray]:
+    """Output positions of each layer that the correlations pool over.
+
+    Parameters
+    ----------
+    geometry : list of LayerGeometry
+        The analysed layers, by depth.
+    samples : "all" | "predictions"
+        Every position, or only those whose window ends where a window of the
+        deepest layer ends (the positions aligned with its predictions).
+
+    Returns
+    -------
+    positions : dict of str to ndarray of int
+        Per layer, the indices of the kept output positions, increasing.
+    """
+    if samples == "all":
+        return {g.name: np.arange(g.n_out) for g in geometry}
+    last = geometry[-1]
+    if last.time_axis is None:
+        raise invalid(
+            "samples",
+            f"'predictions' needs a deepest layer with positions in time, but "
+            f"{last.name!r} has one output per trial (the network predicts per "
+            "trial).",
+            "Use samples='all', or a network trained for cropped decoding.",
+        )
+    positions = {}
+    for g in geometry:
+        keep = np.flatnonzero(np.isin(g.stops, last.stops))
+        if keep.size == 0:
+            raise invalid(
+                "samples",
+                f"no output position of layer {g.name!r} ends where a prediction "
+                f"of {last.name!r} ends.",
+                "Use samples='all'.",
+            )
+        positions[g.name] = keep
+    return positions
+
+
+def _default_class_field(geometry: Sequence[LayerGeometry]) -> int:
+    """Window of the envelope-class correlation: the deepest block's field.
+
+    The deepest analysed layer that is not the classifier (braindecode's
+    ``final_layer`` modules, or the last layer when it sees the whole trial).
+    """
+    body = [g for g in geometry if not g.name.startswith("final_layer")]
+    if len(body) == len(geometry) and len(geometry) > 1:
+        if geometry[-1].time_axis is None:
+            body = geometry[:-1]
+    return (body or geometry)[-1].receptive_field
+
+
+def _analysed_network(
+    model: nn.Module,
+    device: torch.device,
+    dense: bool | None,
+    n_times: int,
+    layers: Sequence[str],
+    n_chans: int,
+    probe: bool,
+) -> tuple[nn.Module, list[LayerGeometry], bool]:
+    """The trained network's analysis copy, its layers' geometry, and whether
+    the copy is dense (see ``dense`` of :func:`compute_maps`)."""
+    if dense is not False:
+        net = None
+        try:
+            net = inference_copy(model, device)
+            # probed below once the copy is known to be dense
+            geometry = layer_geometry(
+                net, n_times, layers, n_chans=n_chans, probe=False
+            )
+        except InvalidInputError as err:
+            if dense:
+                if net is not None:  # say which layers the trials are too short for
+                    _geometry(net, n_times, layers, n_chans, probe=False)
+                raise
+            reason = str(err).splitlines()[0]
+        except Exception as err:  # the conversion or the dense copy's forward
+            if dense:
+                raise invalid(
+                    "dense",
+                    f"{type(model).__name__} cannot be made dense: "
+                    f"{type(err).__name__}: {err}",
+                    "Pass dense=None or dense=False to analyse the network at its "
+                    "own output positions.",
+                ) from err
+            reason = f"{type(err).__name__}: {str(err).splitlines()[0]}"
+        else:
+            not_dense = [g.name for g in geometry if not g.dense]
+            if not not_dense:
+                if probe:
+                    probe_geometry(net, geometry, n_chans=n_chans, n_times=n_times)
+                return net, geometry, True
+            reason = f"layer(s) {not_dense} are not dense after the conversion"
+            if dense:
+                raise invalid(
+                    "dense",
+                    f"the dense copy of {type(model).__name__} is not exact: "
+                    f"{reason} (padding, or operations over all time).",
+                    "Pass dense=None or dense=False to analyse the network at its "
+                    "own output positions.",
+                )
+        logger.info(
+            "%s is analysed at its own output positions: no exact dense copy (%s)",
+            type(model).__name__,
+            reason,
+        )
+    net = inference_copy(model, device, dense=False)
+    return net, _geometry(net, n_times, layers, n_chans, probe), False
 
 
 def _check_labels(y, class_names, n_trials):

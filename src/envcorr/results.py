@@ -86,6 +86,7 @@ def assemble_maps(
     y: np.ndarray | None,
     ch_pos: Mapping[str, Any] | mne.Info | None,
     attrs: dict[str, Any],
+    positions: Mapping[str, np.ndarray] | None = None,
 ) -> xr.Dataset:
     """The results Dataset of :func:`envcorr.compute_maps`.
 
@@ -113,6 +114,9 @@ def assemble_maps(
         Channel positions (see :func:`channel_positions`).
     attrs : dict
         Attributes of the Dataset.
+    positions : dict of str to ndarray of int | None
+        Per layer, the output positions the correlations pooled over (see
+        :func:`envcorr.maps.select_positions`); None for all of them.
 
     Returns
     -------
@@ -137,6 +141,7 @@ def assemble_maps(
         logger.info("%d constant unit(s) (e.g. never active): their r is NaN", n_dead)
     layer_of_unit = np.concatenate([[g.name] * g.n_units for g in geometry])
     unit_in_layer = np.concatenate([np.arange(g.n_units) for g in geometry])
+    unit_axes = _unit_axes(geometry)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices stay NaN
         mean_r = np.stack(
@@ -162,11 +167,23 @@ def assemble_maps(
         "network": networks,
         "layer": [g.name for g in geometry],
         "receptive_field": ("layer", [g.receptive_field for g in geometry]),
-        "layer_n_times": ("layer", [g.n_out for g in geometry]),
+        "layer_n_times": (
+            "layer",
+            [
+                g.n_out if positions is None else len(positions[g.name])
+                for g in geometry
+            ],
+        ),
         "layer_n_units": ("layer", [g.n_units for g in geometry]),
+        "layer_unit_shape": (
+            "layer",
+            ["x".join(map(str, _unit_shape(g))) for g in geometry],
+        ),
+        "layer_whole_trial": ("layer", [g.time_axis is None for g in geometry]),
         "unit": np.arange(len(layer_of_unit)),
         "unit_layer": ("unit", layer_of_unit.astype(str)),
         "unit_in_layer": ("unit", unit_in_layer),
+        **{f"unit_axis_{k}": ("unit", idx) for k, idx in enumerate(unit_axes)},
         "band": list(bands),
         "band_low": ("band", [lo for lo, _ in bands.values()]),
         "band_high": ("band", [hi for _, hi in bands.values()]),
@@ -190,6 +207,28 @@ def assemble_maps(
         if name in ds:
             ds[name].attrs["description"] = desc
     return ds
+
+
+def _unit_shape(g: LayerGeometry) -> tuple[int, ...]:
+    return tuple(getattr(g, "unit_shape", None) or (g.n_units,))
+
+
+def _unit_axes(geometry: Sequence[LayerGeometry]) -> list[np.ndarray]:
+    """Per unit, its index along each non-time axis of its layer's output.
+
+    Units are the layer's output axes other than batch and time, flattened in
+    C order: EEGNet's temporal convolution, output (trials, 8, 22, time), has
+    176 units whose ``unit_axis_0`` is the filter and ``unit_axis_1`` the
+    electrode. Axes a layer does not have are -1.
+    """
+    shapes = [_unit_shape(g) for g in geometry]
+    n_axes = max(len(shape) for shape in shapes)
+    per_layer = []
+    for shape in shapes:
+        idx = np.unravel_index(np.arange(int(np.prod(shape))), shape)
+        pad = [np.full(idx[0].shape, -1)] * (n_axes - len(shape))
+        per_layer.append(np.stack([*idx, *pad]))
+    return list(np.concatenate(per_layer, axis=1))
 
 
 def save_maps(
