@@ -90,6 +90,31 @@ def test_compute_and_report_from_a_checkpoint(finished_run, tiny_npz, tmp_path, 
 
 
 @pytest.mark.slow
+def test_compute_at_own_positions_and_at_the_predictions(
+    finished_run, tiny_npz, tmp_path, capsys
+):
+    base = ["compute", "--checkpoint", str(finished_run / "checkpoint")]
+    base += ["--data", str(tiny_npz), "--bands", "alpha=7-13", "-q"]
+    runs = {}
+    for name, extra in {
+        "dense": ["--samples", "predictions"],
+        "own": ["--no-dense"],
+    }.items():
+        out = tmp_path / name
+        assert main([*base, *extra, "--out", str(out)]) == 0, capsys.readouterr().err
+        runs[name] = load_maps(out / "results.nc")
+    dense, own = runs["dense"], runs["own"]
+    assert dense.attrs["dense"] == 1 and dense.attrs["samples"] == "predictions"
+    assert json.loads(dense.attrs["config"])["run"]["samples"] == "predictions"
+    # at the predictions, every layer keeps as many positions as the classifier
+    assert len(set(dense.layer_n_times.values.tolist())) == 1
+    assert own.attrs["dense"] == 0 and own.attrs["samples"] == "all"
+    assert json.loads(own.attrs["config"])["run"]["dense"] is False
+    # the strided network has fewer positions in its deeper layers
+    assert own.layer_n_times.values[-1] < own.layer_n_times.values[0]
+
+
+@pytest.mark.slow
 def test_compute_rejects_data_that_does_not_match_the_checkpoint(
     finished_run, tmp_path, capsys
 ):
@@ -185,11 +210,57 @@ def test_bad_input_is_one_clear_line(args, match, tmp_path, capsys, monkeypatch)
     assert re.search(match, err), err
 
 
-def test_unknown_model_is_refused_by_the_parser(capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(["run", "--model", "resnet"])
-    assert exc.value.code == 2
-    assert "invalid choice: 'resnet'" in capsys.readouterr().err
+@pytest.mark.parametrize("command", ["run", "train"])
+def test_unknown_model_is_refused_with_suggestions(command, capsys, no_work):
+    assert main([command, "--model", "eegnett", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"envcorr {command}: error: ") and "Traceback" not in err
+    assert "unknown model 'eegnett'. Did you mean 'EEGNet'" in err
+    assert "'deep4', 'shallow'" in err and "ATCNet" in err
+
+
+def test_help_lists_the_models(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "deep4 (braindecode's Deep4Net)" in text
+    assert "trained trial-wise:" in text
+    for name in ("ATCNet", "EEGNeX", "EEGNet", "TIDNet"):
+        assert name in text
+
+
+@pytest.mark.slow
+def test_train_a_trialwise_model(tiny_npz, tmp_path, capsys):
+    out = tmp_path / "ckpt"
+    args = ["train", "--data", str(tiny_npz), "--model", "eegnet", "--epochs", "1"]
+    assert main([*args, "--bandpass", "4-40", "--out", str(out), "-q"]) == 0
+    info = json.loads((out / "model.json").read_text())
+    assert info["model"] == "EEGNet"
+    assert info["kwargs"]["sfreq"] == 250.0 and info["kwargs"]["n_times"] == 1125
+    history = json.loads((out / "history.json").read_text())
+    assert history["settings"]["decoding"] == "trialwise"
+    assert history["settings"]["batch_size"] == 32
+    assert json.loads((out / "config.json").read_text())["model"] == "eegnet"
+    from envcorr.training import load_checkpoint
+
+    ckpt = load_checkpoint(out)
+    assert type(ckpt.model).__name__ == "EEGNet" and ckpt.model_name == "EEGNet"
+    assert ckpt.config["bandpass"] == "4-40"
+    # compute filters the data as the network saw them, and analyses EEGNet at
+    # its own output positions
+    maps_dir = tmp_path / "maps"
+    compute = ["compute", "--checkpoint", str(out), "--data", str(tiny_npz)]
+    code = main([*compute, "--bands", "alpha=7-13", "--out", str(maps_dir), "-q"])
+    assert code == 0, capsys.readouterr().err
+    ds = load_maps(maps_dir / "results.nc")
+    assert json.loads(ds.attrs["config"])["run"]["bandpass"] == "4-40"
+    assert ds.attrs["dense"] == 0 and ds.attrs["model_name"] == "EEGNet"
+    assert list(ds.layer.values) == [
+        "bnorm_temporal",
+        "pool_1",
+        "pool_2",
+        "final_layer.conv_classifier",
+    ]
 
 
 @pytest.mark.slow
@@ -311,7 +382,7 @@ def no_work(monkeypatch):
         raise AssertionError("the bad input must be refused before any work")
 
     monkeypatch.setattr("envcorr.workflow.load_data", boom)
-    monkeypatch.setattr("envcorr.workflow.train_cropped", boom)
+    monkeypatch.setattr("envcorr.workflow.train_model", boom)
     monkeypatch.setattr("envcorr.workflow.load_checkpoint", boom)
     monkeypatch.setattr("envcorr.data.simulate_motor_imagery", boom)
     monkeypatch.setattr("envcorr.viz.draw_figures", boom)
@@ -568,6 +639,7 @@ def test_data_options_are_defined_once_for_run_train_and_compute():
             "--tmin",
             "--tmax",
             "--resample",
+            "--bandpass",
             "--montage",
         }
     args = parser.parse_args(

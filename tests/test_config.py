@@ -4,6 +4,10 @@ import pytest
 
 from envcorr import InvalidInputError
 from envcorr.config import (
+    BRAINDECODE_MODELS,
+    CROPPED_MODELS,
+    MODEL_ALIASES,
+    MODEL_NAMES,
     RunConfig,
     check_output_dir,
     check_writable_dir,
@@ -12,6 +16,7 @@ from envcorr.config import (
     parse_bands,
     parse_events,
     remove_created,
+    resolve_model_name,
 )
 
 
@@ -107,6 +112,10 @@ def test_duplicate_and_empty_band_names_are_errors(spec, match):
         ("device = 0", "device", "expected a string"),
         ('analyse = ["test"]', "analyse", "expected a string"),
         ("square = 1", "square", "expected a string"),
+        ("bandpass = [4, 40]", "bandpass", "a string like '4-40'"),
+        ('dense = "yes"', "dense", "a boolean"),
+        ("dense = 1", "dense", "a boolean"),
+        ("samples = 1", "samples", "expected a string"),
         ('formats = "png"', "formats", "a list of strings"),
     ],
 )
@@ -217,3 +226,104 @@ def test_output_dir_checks(tmp_path):
     (tmp_path / "f").write_text("")
     with pytest.raises(InvalidInputError, match="'out'.*cannot write to"):
         check_writable_dir(tmp_path / "f" / "x")
+
+
+# --------------------------------------------------------------------------
+# model names
+
+
+def test_static_model_list_is_braindecodes_classifiers():
+    """The names --help lists are the classifiers of this braindecode."""
+    import inspect
+
+    import braindecode.models as zoo
+    from braindecode.models.util import non_classification_models
+
+    classifiers = {
+        name
+        for name, cls in inspect.getmembers(zoo, inspect.isclass)
+        if issubclass(cls, zoo.EEGModuleMixin)
+        and cls is not zoo.EEGModuleMixin
+        and "n_outputs" in inspect.signature(cls.__init__).parameters
+        and name not in non_classification_models
+    }
+    assert tuple(sorted(classifiers)) == BRAINDECODE_MODELS
+    assert set(MODEL_ALIASES.values()) <= classifiers
+    assert MODEL_NAMES == (*MODEL_ALIASES, *BRAINDECODE_MODELS)
+    assert set(CROPPED_MODELS) == set(MODEL_ALIASES)
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("deep4", "deep4"),
+        ("Deep4", "deep4"),
+        ("deep4net", "deep4"),
+        ("Deep4Net", "deep4"),
+        ("shallow", "shallow"),
+        ("ShallowFBCSPNet", "shallow"),
+        ("eegnet", "EEGNet"),
+        ("EEGNET", "EEGNet"),
+        ("eegnex", "EEGNeX"),
+        ("atcnet", "ATCNet"),
+        ("signaljepa_contextual", "SignalJEPA_Contextual"),
+    ],
+)
+def test_model_names_resolve_any_case(name, key):
+    assert resolve_model_name(name) == key
+    RunConfig(model=name).check()
+
+
+@pytest.mark.parametrize(
+    ("name", "close"),
+    [
+        ("deep5", "Did you mean 'deep4'"),
+        ("eegnett", "Did you mean 'EEGNet'"),
+        ("shalow", "Did you mean 'shallow'"),
+        ("atc-net", "Did you mean 'ATCNet'"),
+    ],
+)
+def test_unknown_model_names_suggest_close_ones_and_list_all(name, close):
+    for call in (lambda: resolve_model_name(name), RunConfig(model=name).check):
+        with pytest.raises(InvalidInputError, match=rf"'model'.*'{name}'") as err:
+            call()
+        assert close in str(err.value)
+        assert "'deep4', 'shallow'" in str(err.value)
+        assert all(m in str(err.value) for m in BRAINDECODE_MODELS)
+
+
+def test_a_name_close_to_nothing_lists_the_choices():
+    with pytest.raises(InvalidInputError, match=r"unknown model 'zzz'\. Choose"):
+        resolve_model_name("zzz")
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("4-40", (4.0, 40.0)),
+        (" 0.5 - 38 ", (0.5, 38.0)),
+        ("4-", (4.0, None)),
+        ("-40", (None, 40.0)),
+    ],
+)
+def test_parse_bandpass(spec, expected):
+    from envcorr.config import parse_bandpass
+
+    assert parse_bandpass(spec) == expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        ("40", "expected LOW-HIGH"),
+        ("40-4", "LOW must be below HIGH"),
+        ("a-40", "'a' is not a number"),
+        ("-", "no edge"),
+        ("0-40", "positive"),
+    ],
+)
+def test_bad_bandpass_names_the_option(spec, match):
+    from envcorr.config import parse_bandpass
+
+    with pytest.raises(InvalidInputError, match=rf"'bandpass'.*{match}"):
+        parse_bandpass(spec)

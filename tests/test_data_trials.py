@@ -80,3 +80,42 @@ def test_concatenate_rejects_other_channels_or_classes():
         concatenate_trials([a, replace(a, class_names=["x", "y"])])
     with pytest.raises(InvalidInputError, match="empty"):
         concatenate_trials([])
+
+
+def test_band_passed_filters_the_recordings_and_cuts_the_trials_again():
+    import mne
+
+    trials = make_trials(n_trials=6, n_times=50, sfreq=100.0)
+    filtered = trials.band_passed(8.0, 12.0)
+    run = trials.continuous.data[0].astype(np.float64)
+    expected = mne.filter.filter_data(run, 100.0, 8.0, 12.0, verbose="error")
+    for i, onset in enumerate(trials.continuous.onset):
+        np.testing.assert_allclose(
+            filtered.X[i], expected[:, onset : onset + 50], rtol=1e-5, atol=1e-6
+        )
+    np.testing.assert_allclose(filtered.continuous.data[0], expected, atol=1e-6)
+    assert filtered.X.dtype == np.float32 and trials.X is not filtered.X
+    np.testing.assert_array_equal(filtered.y, trials.y)
+    # 10 Hz passes, 30 Hz (and the broadband noise around it) is removed
+    spectrum = np.abs(np.fft.rfft(expected[:, 100:900], axis=-1)).mean(axis=0)
+    freqs = np.fft.rfftfreq(800, 1 / 100.0)
+    assert spectrum[freqs == 10.0] > 20 * spectrum[freqs == 30.0]
+    assert trials.band_passed(None, None) is trials
+
+
+def test_band_passed_without_recordings_filters_each_trial_with_a_warning():
+    trials = replace(make_trials(n_times=200), continuous=None)
+    with pytest.warns(RuntimeWarning, match="each trial on its own"):
+        high = trials.band_passed(5.0, None)
+    assert high.X.shape == trials.X.shape
+    # the mean (0 Hz) is gone from the middle of each trial
+    assert np.abs(high.X[..., 50:150].mean(axis=-1)).max() < 0.2
+
+
+@pytest.mark.parametrize(
+    ("l_freq", "h_freq", "match"),
+    [(0.0, 10.0, "l_freq=0 Hz"), (5.0, 50.0, "h_freq=50 Hz is outside")],
+)
+def test_band_passed_refuses_edges_outside_the_data(l_freq, h_freq, match):
+    with pytest.raises(InvalidInputError, match=rf"'bandpass'.*{match}"):
+        make_trials().band_passed(l_freq, h_freq)

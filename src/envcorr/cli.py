@@ -12,7 +12,9 @@ from ._utils.check import InvalidInputError
 from ._version import __version__
 from .config import (
     ANALYSE_OPTIONS,
-    MODEL_NAMES,
+    BRAINDECODE_MODELS,
+    MODEL_ALIASES,
+    SAMPLES_OPTIONS,
     SQUARE_OPTIONS,
     RunConfig,
     remove_created,
@@ -96,6 +98,14 @@ def _data_options(p: argparse.ArgumentParser, *, subject: bool = True) -> None:
         "default: the file's rate, 250 Hz for MOABB)",
     )
     g.add_argument(
+        "--bandpass",
+        metavar="LOW-HIGH",
+        help="filter the data in Hz before training and analysis, e.g. '4-40' "
+        "(EEGNet's usual input), '4-' (high-pass) or '-40' (low-pass): MNE's "
+        "zero-phase FIR filter over the continuous recordings where the data have "
+        "them, else over each trial (default: no filter)",
+    )
+    g.add_argument(
         "--montage",
         metavar="NAME|FILE|none",
         help="electrode positions for channels the files have none for: an MNE "
@@ -124,6 +134,21 @@ def _analysis_options(p: argparse.ArgumentParser) -> None:
         f"original code) or after (default: {d.square})",
     )
     p.add_argument(
+        "--dense",
+        action=argparse.BooleanOptionalAction,
+        help="analyse a dense copy of the network (one output per input sample; "
+        "exact for stacks of valid convolutions such as deep4 and shallow) or, with "
+        "--no-dense, the network at its own output positions (default: dense "
+        "where exact)",
+    )
+    p.add_argument(
+        "--samples",
+        choices=SAMPLES_OPTIONS,
+        help="correlate at all output positions of every layer, or only at those "
+        "aligned with the cropped decoder's predictions, as the original 2017 code "
+        f"(default: {d.samples})",
+    )
+    p.add_argument(
         "--device", help="'cpu' or 'cuda' (default: CUDA when available, else CPU)"
     )
     p.add_argument(
@@ -135,10 +160,13 @@ def _analysis_options(p: argparse.ArgumentParser) -> None:
 
 def _train_options(p: argparse.ArgumentParser) -> None:
     d = _defaults()
+    others = [m for m in BRAINDECODE_MODELS if m not in MODEL_ALIASES.values()]
     p.add_argument(
         "--model",
-        choices=MODEL_NAMES,
-        help=f"braindecode Deep4Net or ShallowFBCSPNet (default: {d.model})",
+        metavar="NAME",
+        help="the network, any case: deep4 (braindecode's Deep4Net) or shallow "
+        "(ShallowFBCSPNet), trained with cropped decoding, or another braindecode "
+        f"classifier, trained trial-wise: {', '.join(others)} (default: {d.model})",
     )
     p.add_argument("--epochs", type=int, help=f"training epochs (default: {d.epochs})")
     p.add_argument("--seed", type=int, help=f"random seed (default: {d.seed})")
@@ -146,7 +174,8 @@ def _train_options(p: argparse.ArgumentParser) -> None:
         "--batch-size",
         dest="batch_size",
         type=int,
-        help="training batch size (default: 16 for deep4, 64 for shallow)",
+        help="training batch size (default: 16 for deep4, 64 for shallow, 32 for "
+        "the others)",
     )
     p.add_argument(
         "--n-untrained",
@@ -182,9 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "run",
         help="load data, train, compute maps, write results and report",
-        description="Load the data, train the network with cropped decoding on the "
-        "first session, test on the last, compute the correlation maps of the trained "
-        "and the untrained network, and write results.nc, figures and report.html.",
+        description="Load the data, train the network on the first session (cropped "
+        "decoding for deep4 and shallow, trial-wise for the others), test on the "
+        "last, compute the correlation maps of the trained and the untrained "
+        "network, and write results.nc, figures and report.html.",
     )
     _data_options(p)
     _train_options(p)
@@ -195,7 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "train",
         help="train a network and save a checkpoint",
-        description="Train with cropped decoding and save a checkpoint directory "
+        description="Train (cropped decoding for deep4 and shallow, trial-wise for "
+        "the others) and save a checkpoint directory "
         "(trained and initial weights, model arguments, data description, history).",
     )
     _data_options(p)

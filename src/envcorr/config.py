@@ -7,6 +7,7 @@ this module without importing torch, MNE or matplotlib.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import glob
 import math
 import tempfile
@@ -25,11 +26,88 @@ Deep4 on 288 trials × 22 channels × 1125 samples takes about 10 s per epoch
 cores, so 20 epochs take about 3.3 minutes; Shallow about 5 s per epoch.
 """
 
-MODEL_NAMES = ("deep4", "shallow")
-"""Networks the commands train: braindecode's Deep4Net and ShallowFBCSPNet."""
+MODEL_ALIASES: dict[str, str] = {"deep4": "Deep4Net", "shallow": "ShallowFBCSPNet"}
+"""envcorr's names of the networks of Schirrmeister et al. 2017 (cropped decoding).
+
+``Deep4Net`` and ``ShallowFBCSPNet`` given by their class names are the same
+networks, built and trained the same way.
+"""
+
+CROPPED_MODELS = ("deep4", "shallow")
+"""Networks trained with cropped decoding; every other model is trained trial-wise.
+
+Their convolutional classifier predicts at every position of the dense
+network (no padding anywhere), one prediction per crop of its receptive
+field (see :mod:`envcorr.training.loop`).
+"""
+
+BRAINDECODE_MODELS = (
+    "ATCNet", "AttentionBaseNet", "AttnSleep", "BDTCN", "BENDR", "BIOT",
+    "BrainModule", "CBraMod", "CTNet", "CodeBrain", "ContraWR", "DGCNN",
+    "Deep4Net", "DeepSleepNet", "EEGConformer", "EEGDINO", "EEGITNet",
+    "EEGInceptionERP", "EEGInceptionMI", "EEGMiner", "EEGNeX", "EEGNet", "EEGPT",
+    "EEGSimpleConv", "EEGSym", "EEGTCNet", "FBCNet", "FBLightConvNet", "FBMSNet",
+    "IFNet", "InterpolatedBENDR", "InterpolatedBIOT", "InterpolatedEEGPT",
+    "InterpolatedLaBraM", "LUNA", "Labram", "MEDFormer", "MSVTNet", "MVPFormer",
+    "PBT", "REVE", "SCCNet", "SPARCNet", "SSTDPN", "STEEGFormer",
+    "ShallowFBCSPNet", "SignalJEPA_Contextual", "SignalJEPA_PostLocal",
+    "SignalJEPA_PreLocal", "SincShallowNet", "SleepStagerBlanco2020",
+    "SleepStagerChambon2018", "SyncNet", "TCFormer", "TIDNet", "TSception",
+    "USleep", "ZUNA",
+)  # fmt: skip
+"""The classifiers of ``braindecode.models`` (braindecode 1.8), by class name.
+
+Every model class there that takes trials of shape (batch, n_chans, n_times)
+and gives one score per class (``n_outputs``); left out are braindecode's
+``non_classification_models`` (embeddings, sequence outputs). Kept as text so
+that ``envcorr --help`` needs no torch; ``tests/test_config.py`` checks it
+against braindecode.
+"""
+
+MODEL_NAMES = (*MODEL_ALIASES, *BRAINDECODE_MODELS)
+"""Names ``--model`` takes (case-insensitive)."""
+
+_MODEL_KEYS = {
+    **{name.lower(): name for name in BRAINDECODE_MODELS},
+    **{cls.lower(): alias for alias, cls in MODEL_ALIASES.items()},
+    **{alias: alias for alias in MODEL_ALIASES},
+}
+
+
+def resolve_model_name(name: Any, *, param: str = "model") -> str:
+    """envcorr's name of a model: ``"deep4"``, ``"shallow"`` or a class name.
+
+    Case does not matter: ``"eegnet"`` is ``"EEGNet"``, ``"Deep4Net"`` is
+    ``"deep4"``. An unknown name is an error naming ``param``, the closest
+    names and all choices.
+    """
+    key = _MODEL_KEYS.get(name.lower()) if isinstance(name, str) else None
+    if key is not None:
+        return key
+    close = []
+    if isinstance(name, str):
+        lower = difflib.get_close_matches(name.lower(), list(_MODEL_KEYS), n=3)
+        close = list(dict.fromkeys(_MODEL_KEYS[c] for c in lower))
+    quoted = [repr(c) for c in close]
+    hint = ""
+    if quoted:
+        listed = " or ".join(
+            [", ".join(quoted[:-1]), quoted[-1]] if len(quoted) > 1 else quoted
+        )
+        hint = f"Did you mean {listed}? "
+    raise invalid(
+        param,
+        f"unknown model {name!r}.",
+        f"{hint}Choose 'deep4', 'shallow' or a braindecode model "
+        f"(case-insensitive): {', '.join(BRAINDECODE_MODELS)}.",
+    )
+
 
 SQUARE_OPTIONS = ("before", "after")
 """Square the envelope before or after averaging over the receptive field."""
+
+SAMPLES_OPTIONS = ("all", "predictions")
+"""Which output positions of each layer the correlations pool over."""
 
 ANALYSE_OPTIONS = ("test", "train", "all")
 """Which trials the maps are computed on."""
@@ -62,6 +140,7 @@ class RunConfig:
     tmax: float | None = None
     resample: float | None = None
     montage: str | None = None
+    bandpass: str | None = None
     model: str = "deep4"
     bands: str = "default"
     epochs: int = DEFAULT_N_EPOCHS
@@ -72,6 +151,8 @@ class RunConfig:
     device: str | None = None
     analyse: str = "test"
     square: str = "before"
+    dense: bool | None = None
+    samples: str = "all"
     formats: list[str] = field(default_factory=lambda: ["png"])
     overwrite: bool = False
 
@@ -83,7 +164,7 @@ class RunConfig:
         """Raise an error naming the first option with a bad type or value."""
         for f in dataclasses.fields(self):
             check_type(f.name, getattr(self, f.name))
-        check_option("model", self.model, MODEL_NAMES)
+        resolve_model_name(self.model)
         check_int("epochs", self.epochs, minimum=1)
         check_int("seed", self.seed, minimum=0)
         check_int("n_untrained", self.n_untrained, minimum=0)
@@ -93,9 +174,12 @@ class RunConfig:
             check_int("batch_size", self.batch_size, minimum=1)
         check_option("analyse", self.analyse, ANALYSE_OPTIONS)
         check_option("square", self.square, SQUARE_OPTIONS)
+        check_option("samples", self.samples, SAMPLES_OPTIONS)
         for fmt in self.formats:
             check_option("formats", fmt, ("png", "svg"))
         parse_bands(self.bands)
+        if self.bandpass is not None:
+            parse_bandpass(self.bandpass)
         if self.events is not None:
             parse_events(self.events)
         for name in ("tmin", "tmax"):
@@ -152,6 +236,10 @@ _TYPES: dict[str, tuple[Any, str]] = {
         lambda v: v is None or isinstance(v, str),
         "a string: an MNE montage name, a montage file or 'none'",
     ),
+    "bandpass": (
+        lambda v: v is None or isinstance(v, str),
+        "a string like '4-40' (Hz), '4-' (high-pass) or '-40' (low-pass)",
+    ),
     "model": (lambda v: isinstance(v, str), "a string"),
     "bands": (
         lambda v: isinstance(v, str | dict),
@@ -165,6 +253,11 @@ _TYPES: dict[str, tuple[Any, str]] = {
     "device": (lambda v: v is None or isinstance(v, str), "a string ('cpu', 'cuda')"),
     "analyse": (lambda v: isinstance(v, str), "a string"),
     "square": (lambda v: isinstance(v, str), "a string"),
+    "dense": (
+        lambda v: v is None or isinstance(v, bool),
+        "a boolean (true or false; leave it out to decide by the network)",
+    ),
+    "samples": (lambda v: isinstance(v, str), "a string"),
     "formats": (_is_str_list, "a list of strings, e.g. ['png', 'svg']"),
     "overwrite": (lambda v: isinstance(v, bool), "a boolean (true or false)"),
 }
@@ -178,7 +271,7 @@ def check_type(name: str, value: Any, where: str = "") -> None:
     """
     test, expected = _TYPES[name]
     ok = test(value)
-    if ok and isinstance(value, bool) and name != "overwrite":
+    if ok and isinstance(value, bool) and name not in ("overwrite", "dense"):
         ok = False
     if not ok:
         raise invalid(name, f"expected {expected}, got {value!r}{where}.")
@@ -285,6 +378,33 @@ def parse_events(spec: str | dict) -> dict[str, str]:
             "events", f"only one class in {spec!r}; at least two are needed.", fix
         )
     return out
+
+
+def parse_bandpass(spec: str) -> tuple[float | None, float | None]:
+    """Filter edges in Hz from ``"4-40"``, ``"4-"`` (high-pass) or ``"-40"``."""
+    low, sep, high = spec.strip().partition("-")
+    fix = "Give LOW-HIGH in Hz, e.g. '4-40', or '4-' / '-40' for one edge."
+    if not sep:
+        raise invalid("bandpass", f"expected LOW-HIGH, got {spec!r}.", fix)
+    edges = []
+    for text in (low, high):
+        text = text.strip()
+        if not text:
+            edges.append(None)
+            continue
+        try:
+            value = float(text)
+        except ValueError:
+            raise invalid("bandpass", f"{text!r} is not a number of Hz.", fix) from None
+        if not (math.isfinite(value) and value > 0):
+            raise invalid("bandpass", f"edges must be positive, got {text!r}.", fix)
+        edges.append(value)
+    l_freq, h_freq = edges
+    if l_freq is None and h_freq is None:
+        raise invalid("bandpass", f"no edge given in {spec!r}.", fix)
+    if l_freq is not None and h_freq is not None and l_freq >= h_freq:
+        raise invalid("bandpass", f"LOW must be below HIGH, got {spec!r}.", fix)
+    return l_freq, h_freq
 
 
 def parse_bands(spec: str | dict) -> dict[str, tuple[float, float]] | str:

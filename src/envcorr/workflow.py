@@ -10,6 +10,7 @@ report.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 import json
 import os
@@ -33,6 +34,7 @@ from .config import (
     check_report_output,
     check_writable_dir,
     expand_data,
+    parse_bandpass,
     parse_bands,
     parse_events,
     remove_created,
@@ -43,12 +45,8 @@ from .data.loaders import SIMULATED, loader_for
 from .maps import compute_maps
 from .results import read_results, save_maps
 from .signal.bands import bands_for
-from .training import (
-    check_compatible,
-    load_checkpoint,
-    save_checkpoint,
-    train_cropped,
-)
+from .training import check_compatible, load_checkpoint, save_checkpoint
+from .training.loop import train_model
 
 
 def split_train_test(trials: Trials) -> tuple[Trials, Trials, str]:
@@ -183,7 +181,12 @@ def _load_source(config: RunConfig, name: str) -> Trials:
         and resolve_dataset_name(source)
     ):
         subject = 1
-    return load_data(source, subject=subject, **kwargs)
+    trials = load_data(source, subject=subject, **kwargs)
+    if config.bandpass is not None:
+        l_freq, h_freq = parse_bandpass(config.bandpass)
+        logger.info("Filtering %s: %s Hz", name.replace("_", " "), config.bandpass)
+        trials = trials.band_passed(l_freq, h_freq)
+    return trials
 
 
 def _load(config: RunConfig) -> Trials:
@@ -327,6 +330,8 @@ def _network_maps(
         bands=bands,
         continuous=trials.continuous,
         square=config.square,
+        dense=config.dense,
+        samples=config.samples,
         input_scale=networks.input_scale,
         ch_pos=trials.info,
         device=config.device,
@@ -362,7 +367,7 @@ def _train(config: RunConfig, trials: Trials, train: Trials, test: Trials, test_
         train.n_trials,
         test.n_trials,
     )
-    result = train_cropped(
+    result = train_model(
         train,
         test,
         model=config.model,
@@ -455,6 +460,11 @@ def compute_from_checkpoint(
     out = Path(config.out).expanduser()
     with output_dir(out, config.overwrite):
         ckpt = load_checkpoint(checkpoint)
+        trained_with = ckpt.config.get("bandpass")
+        if config.bandpass is None and trained_with is not None:
+            # the network learnt on filtered data: analyse what it saw
+            logger.info("Filtering %s Hz, as the checkpoint's data", trained_with)
+            config = dataclasses.replace(config, bandpass=trained_with)
         trials, train, test, test_name = load_split(config)
         check_compatible(ckpt, trials)
         if config.analyse == "all":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -201,6 +202,60 @@ class Trials:
             subject=None if self.subject is None else self.subject[idx],
             continuous=None if self.continuous is None else self.continuous.subset(idx),
         )
+
+    def band_passed(self, l_freq: float | None, h_freq: float | None) -> Trials:
+        """The trials filtered (band-, high- or low-pass), as a network may see them.
+
+        MNE's default zero-phase FIR filter (:func:`mne.filter.filter_data`)
+        runs over the continuous recordings when the trials carry them (no
+        edge effects; the trials are cut again at the same samples) and over
+        each trial otherwise (a warning says that the first and last samples
+        are distorted).
+
+        Parameters
+        ----------
+        l_freq, h_freq : float | None
+            Pass band edges in Hz; None for no lower (upper) edge.
+
+        Returns
+        -------
+        trials : Trials
+            Same trials, labels and layout, filtered ``X`` (and recordings).
+        """
+        nyquist = self.sfreq / 2
+        for name, value in (("l_freq", l_freq), ("h_freq", h_freq)):
+            if value is not None and not 0 < value < nyquist:
+                raise invalid(
+                    "bandpass",
+                    f"{name}={value:g} Hz is outside (0, {nyquist:g}) Hz, the range "
+                    f"of data sampled at {self.sfreq:g} Hz.",
+                    "Give edges above 0 and below the Nyquist frequency.",
+                )
+        if l_freq is None and h_freq is None:
+            return self
+
+        def run(x: np.ndarray) -> np.ndarray:
+            out = mne.filter.filter_data(
+                x.astype(np.float64), self.sfreq, l_freq, h_freq, verbose="error"
+            )
+            return out.astype(x.dtype)
+
+        if self.continuous is None:
+            warnings.warn(
+                "Filtering each trial on its own (no continuous recordings): the "
+                "first and last samples of each trial are distorted by the filter's "
+                "edges.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return replace(self, X=run(self.X))
+        rec = self.continuous
+        data = [run(d) for d in rec.data]
+        n = self.n_times
+        X = np.stack(
+            [data[g][:, o : o + n] for g, o in zip(rec.segment, rec.onset, strict=True)]
+        ).astype(self.X.dtype)
+        return replace(self, X=X, continuous=Recordings(data, rec.segment, rec.onset))
 
     def split_sessions(self) -> dict[str, Trials]:
         """Trials of each session, in order of first appearance."""

@@ -1,8 +1,11 @@
-"""Training: cropped decoding of the dense ConvNets, scores and checkpoints.
+"""Training: cropped or trial-wise decoding, scores and checkpoints.
 
 :mod:`.loop` trains a dense Deep4Net or ShallowFBCSPNet with cropped decoding
 (:func:`train_cropped`, giving a :class:`TrainResult` with the trained
-network, its untrained initialisations, scores and history).
+network, its untrained initialisations, scores and history);
+:mod:`.trialwise` trains any other braindecode classifier on one prediction
+per trial (:func:`train_trialwise`), and :func:`train_model` picks the one
+that fits the model.
 :mod:`.scoring` turns a dense network's crop predictions into trial-wise
 log-probabilities and :class:`Scores`, and :mod:`.batchnorm` re-estimates the
 batch-norm statistics without dropout (:func:`recalibrate_batchnorm`).
@@ -20,12 +23,20 @@ Inputs are in volts everywhere; networks see ``X * input_scale``
 
 from .batchnorm import recalibrate_batchnorm
 from .checkpoint import Checkpoint, check_compatible, load_checkpoint, save_checkpoint
-from .loop import TRAIN_DEFAULTS, TrainResult, train_cropped
+from .loop import (
+    TRAIN_DEFAULTS,
+    TRIALWISE_DEFAULTS,
+    TrainResult,
+    train_cropped,
+    train_model,
+)
 from .scoring import DEFAULT_INPUT_SCALE, Scores, evaluate, predict_trials
+from .trialwise import train_trialwise
 
 __all__ = [
     "DEFAULT_INPUT_SCALE",
     "TRAIN_DEFAULTS",
+    "TRIALWISE_DEFAULTS",
     "Checkpoint",
     "Scores",
     "TrainResult",
@@ -36,4 +47,6 @@ __all__ = [
     "recalibrate_batchnorm",
     "save_checkpoint",
     "train_cropped",
+    "train_model",
+    "train_trialwise",
 ]

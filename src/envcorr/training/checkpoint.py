@@ -5,8 +5,9 @@ A checkpoint is a directory::
     trained.pt       trained weights (state dict)
     initial.pt       the same network's initial weights (untrained baseline)
     untrained_k.pt   extra random initialisations, seeds seed + k (optional)
-    model.json       format, model name, constructor arguments, input scale,
-                     number of extra initialisations, library versions
+    model.json       format, model name (``deep4``, ``shallow`` or a braindecode
+                     class name), constructor arguments, input scale, number of
+                     extra initialisations, library versions
     data.json        ch_names, sfreq, n_times, class_names, tmin, description
     history.json     per-epoch history, final scores, class names, settings
     config.json      the caller's configuration
@@ -76,16 +77,18 @@ class Checkpoint:
     directory : Path
         Where the checkpoint was read from.
     model : torch.nn.Module
-        Trained dense network, eval mode.
+        Trained network (dense for Deep4 and Shallow), eval mode.
     untrained_model : torch.nn.Module
         The same architecture with the trained network's initial weights,
-        dense, eval mode.
+        eval mode.
     extra_untrained_models : list of torch.nn.Module
-        Further random initialisations (seeds ``seed + 1 ..``), dense, eval.
+        Further random initialisations (seeds ``seed + 1 ..``), eval mode.
     model_name : str
-        Key of :data:`envcorr.nn.models.MODELS`.
+        Key of :data:`envcorr.nn.models.MODELS`: ``"deep4"``, ``"shallow"``
+        or a braindecode class name such as ``"EEGNet"``.
     model_kwargs : dict
-        Constructor arguments.
+        Constructor arguments (with ``sfreq`` and ``chs_info`` for the models
+        built with them).
     input_scale : float
         Factor to apply to data in volts before it enters the networks.
     data : dict
@@ -174,7 +177,8 @@ def save_checkpoint(
     Parameters
     ----------
     result : TrainResult
-        From :func:`train_cropped`.
+        From :func:`~envcorr.training.loop.train_model` (cropped or
+        trial-wise).
     directory : path-like
         The checkpoint directory to create.
     trials_description : dict | None
@@ -254,7 +258,7 @@ def load_checkpoint(
     Returns
     -------
     checkpoint : Checkpoint
-        Trained and untrained dense networks in eval mode, and the metadata.
+        Trained and untrained networks in eval mode, and the metadata.
     """
     path = Path(directory).expanduser()
     if not path.exists():
@@ -283,7 +287,11 @@ def load_checkpoint(
             raise _corrupt(path, FILES["data"], f"the entry {key!r} is missing")
     name = model_info["model"]
     if name not in MODELS:
-        raise _corrupt(path, FILES["model"], f"unknown model {name!r}")
+        raise _corrupt(
+            path,
+            FILES["model"],
+            f"unknown model {name!r} (not one of this braindecode's models)",
+        )
     try:
         input_scale = check_positive_float("input_scale", model_info["input_scale"])
         n_untrained = check_int(

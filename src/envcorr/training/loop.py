@@ -1,25 +1,37 @@
-"""Cropped training of the dense ConvNets.
+"""Training: cropped decoding of the dense ConvNets, trial-wise for the others.
 
-Cropped training as in braindecode's cropped-decoding example and the paper:
-the dense network (see :mod:`envcorr.nn.models`) gives ``n_preds`` class
-predictions per trial, one per crop of its classifier's receptive field; the
-loss is the mean over crops of the per-crop cross-entropy (braindecode's
-``CroppedLoss`` applied to per-crop log-probabilities) and a trial's
-prediction is the mean of its crops' log-probabilities. Each trial is one
-window (``n_times`` samples), so a window's stride of ``n_preds`` samples
-yields exactly one window per trial.
+:func:`train_model` trains any network of :mod:`envcorr.nn.models`; it uses
+
+* cropped decoding (:func:`train_cropped`) for Deep4 and Shallow
+  (:data:`envcorr.config.CROPPED_MODELS`), as in braindecode's
+  cropped-decoding example and the paper: the dense network gives ``n_preds``
+  class predictions per trial, one per crop of its classifier's receptive
+  field; the loss is the mean over crops of the per-crop cross-entropy
+  (braindecode's ``CroppedLoss`` applied to per-crop log-probabilities) and a
+  trial's prediction is the mean of its crops' log-probabilities. Each trial
+  is one window (``n_times`` samples), so a window's stride of ``n_preds``
+  samples yields exactly one window per trial;
+* trial-wise decoding (:func:`envcorr.training.trialwise.train_trialwise`)
+  for every other model: one prediction per trial, the cross-entropy of the
+  log-softmax of the network's outputs. braindecode's classifiers output raw
+  scores (logits), and the log-softmax of log-probabilities is themselves, so
+  the same loss holds for both. It is the cropped loss with a single crop: both
+  run through one loop, with the same optimiser, learning-rate schedule,
+  batches, seeds, batch-norm recalibration, scores and logs.
 
 Inputs are in volts; networks see ``X * input_scale`` (µV by default). The
 scale is kept with the network (:attr:`TrainResult.input_scale`, the
 checkpoint's ``model.json``): whoever feeds data to a trained network must
 multiply by it.
 
-Training runs through :func:`envcorr.nn.fast.fast_view` (faster max-pools,
-the same parameters), so the network's own modules are never changed.
+Cropped training runs through :func:`envcorr.nn.fast.fast_view` (faster
+max-pools, the same parameters), so the network's own modules are never
+changed; trial-wise training runs the network itself.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -41,14 +53,13 @@ from .._utils.check import (
     check_instance,
     check_int,
     check_non_negative_float,
-    check_option,
     check_positive_float,
     invalid,
 )
-from .._utils.docs import fill_doc
+from .._utils.docs import docdict, fill_doc
 from .._utils.logs import logger, progress, verbose
 from .._utils.torchutils import deterministic, resolve_device, seeded
-from ..config import DEFAULT_N_EPOCHS
+from ..config import CROPPED_MODELS, DEFAULT_N_EPOCHS, resolve_model_name
 from ..data import Trials
 from ..nn.fast import fast_view
 from ..nn.models import MODELS, build_model, n_predictions, rebuild_model
@@ -62,7 +73,15 @@ from .scoring import (
     scaled_input,
 )
 
-__all__ = ["DEFAULT_INPUT_SCALE", "TRAIN_DEFAULTS", "TrainResult", "train_cropped"]
+__all__ = [
+    "DEFAULT_INPUT_SCALE",
+    "TRAIN_DEFAULTS",
+    "TRIALWISE_DEFAULTS",
+    "TrainResult",
+    "train_cropped",
+    "train_model",
+    "training_defaults",
+]
 
 TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
     # braindecode's example uses lr 0.01 and batches of 64 for Deep4; with the
@@ -77,6 +96,33 @@ TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 """Learning rate, weight decay and batch size per model, used when not given."""
 
+TRIALWISE_DEFAULTS: dict[str, Any] = {
+    # Adam(W) with lr 1e-3, as EEGNet, EEGNeX and ATCNet were published (and as
+    # Deep4 here). Batches of 32: 180 updates in 20 epochs of 288 trials
+    # (braindecode's trial-wise example takes 64 for fewer trials' worth of
+    # updates). No weight decay, as that example; on the simulated data neither
+    # weight decay (up to 10), other rates and batch sizes nor more epochs made
+    # EEGNet generalise (see the module docstring of .trialwise).
+    "lr": 1e-3,
+    "weight_decay": 0.0,
+    "batch_size": 32,
+}
+"""Learning rate, weight decay and batch size of the trial-wise models."""
+
+# Arguments of build_model that come from the data (or the seed), not from
+# model_kwargs.
+_FROM_DATA = (
+    "name",
+    "n_chans",
+    "n_outputs",
+    "n_times",
+    "sfreq",
+    "ch_names",
+    "chs_info",
+    "input_window_seconds",
+    "seed",
+)
+
 # Training trials used to re-estimate batch-norm statistics before each
 # per-epoch validation (all training trials are used at the end).
 _N_CALIBRATION = 96
@@ -89,10 +135,11 @@ class TrainResult:
     Parameters
     ----------
     model : torch.nn.Module
-        The trained dense network (plain braindecode modules), in eval mode,
-        on the training device.
+        The trained network (plain braindecode modules; dense for Deep4 and
+        Shallow), in eval mode, on the training device.
     model_name : str
-        Key of :data:`envcorr.nn.models.MODELS`.
+        Key of :data:`envcorr.nn.models.MODELS`: ``"deep4"``, ``"shallow"``
+        or a braindecode class name such as ``"EEGNet"``.
     model_kwargs : dict
         JSON-serialisable constructor arguments (see
         :func:`envcorr.nn.models.rebuild_model`).
@@ -113,13 +160,14 @@ class TrainResult:
     valid_scores : Scores | None
         Trial-wise scores on the validation trials after training.
     n_preds : int
-        Crop predictions per trial.
+        Crop predictions per trial (1 for trial-wise training).
     data : dict
         ``ch_names``, ``sfreq``, ``n_times``, ``class_names``, ``tmin`` of the
         training trials: what the network expects.
     settings : dict
         Training settings (n_epochs, batch_size, lr, weight_decay, seed,
-        n_untrained, device, input_scale, recalibrate_bn).
+        n_untrained, device, input_scale, recalibrate_bn, and decoding:
+        ``"cropped"`` or ``"trialwise"``).
     """
 
     model: torch.nn.Module
@@ -160,7 +208,7 @@ class TrainResult:
         }
 
     def untrained_model(self, k: int = 0) -> torch.nn.Module:
-        """The dense network with initial weights, in eval mode, on the CPU.
+        """The network with initial weights, in eval mode, on the CPU.
 
         Parameters
         ----------
@@ -187,11 +235,149 @@ class TrainResult:
         Returns
         -------
         models : list of torch.nn.Module
-            ``1 + n_untrained`` dense networks, in eval mode, on the CPU
+            ``1 + n_untrained`` networks, in eval mode, on the CPU
             (:meth:`untrained_model` of ``k = 0, 1, ..``).
         """
         n = 1 + len(self.extra_untrained_states)
         return [self.untrained_model(k) for k in range(n)]
+
+
+def training_defaults(model: str) -> dict[str, Any]:
+    """Learning rate, weight decay and batch size used for ``model`` by default.
+
+    Parameters
+    ----------
+    model : str
+        A model name (see :func:`envcorr.nn.models.build_model`).
+
+    Returns
+    -------
+    defaults : dict
+        ``lr``, ``weight_decay`` and ``batch_size``: :data:`TRAIN_DEFAULTS`
+        for Deep4 and Shallow, :data:`TRIALWISE_DEFAULTS` for the others.
+    """
+    key = resolve_model_name(model)
+    return dict(TRAIN_DEFAULTS.get(key, TRIALWISE_DEFAULTS))
+
+
+docdict["train_trials"] = """\
+train : Trials
+    Training trials, X shape (n_trials, n_channels, n_times), in volts.
+    The whole trial is one input window.
+valid : Trials | None
+    Validation trials with the same channels, sampling rate, length and
+    class names. Scored after every epoch (monitoring only: no early
+    stopping, the last epoch's network is returned)."""
+
+docdict["train_options"] = """\
+n_epochs : int
+    Training epochs. The learning rate follows a cosine from ``lr`` down
+    towards 0 over them.
+batch_size : int | None
+    Trials per batch. None: 16 for Deep4, 64 for Shallow, 32 for the others
+    (:func:`training_defaults`).
+lr : float | None
+    Learning rate of AdamW. None: 0.001 for Deep4, 0.000625 for Shallow,
+    0.001 for the others.
+weight_decay : float | None
+    AdamW weight decay (multiplied by the learning rate inside AdamW).
+    None: 0.0005 for Deep4, 0 for the others.
+input_scale : float
+    Factor applied to the data before it enters a network (1e6 when the
+    network was trained on µV and the data are in volts).
+n_untrained : int
+    Number of extra random initialisations (seeds ``seed + 1 ..``) whose
+    weights are kept, for the spread of the untrained baseline.
+seed : int
+    Seed of the initial weights, the batch order and dropout. With the same
+    seed on the same device the training is repeated exactly on the CPU.
+device : str | torch.device | None
+    Where the networks run: ``"cpu"``, ``"cuda"``, ``"cuda:1"``; None for
+    CUDA when available, else the CPU.
+model_kwargs : dict | None
+    Further constructor arguments of the braindecode network.
+recalibrate_bn : bool
+    Re-estimate the batch-norm statistics with dropout off (see
+    :func:`recalibrate_batchnorm`) before every validation and at the end:
+    on all training trials at the end, on up to 96 of them for the
+    per-epoch validation. Without it, Deep4's eval-mode outputs suffer from
+    the variance shift between dropout (training) and no dropout (eval),
+    and the running statistics of slow batch norms (EEGNet's momentum is
+    0.01) lag behind the weights.
+verbose : bool | str | int | None
+    Logging level for this call: None keeps envcorr's level (see
+    :func:`envcorr.set_log_level`), True/False mean INFO/WARNING, or a level
+    name such as ``"DEBUG"``. Progress bars show at INFO and below.
+
+Returns
+-------
+result : TrainResult
+    The trained network, its initial weights, scores and history."""
+
+
+_OPTIONS = (
+    "n_epochs",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "input_scale",
+    "n_untrained",
+    "seed",
+    "device",
+    "model_kwargs",
+    "recalibrate_bn",
+)
+
+
+def _options(namespace: dict[str, Any]) -> dict[str, Any]:
+    """The training options of train_model among a caller's locals()."""
+    return {name: namespace[name] for name in _OPTIONS}
+
+
+@verbose
+@fill_doc
+def train_model(
+    train: Trials,
+    valid: Trials | None = None,
+    *,
+    model: str = "deep4",
+    n_epochs: int = DEFAULT_N_EPOCHS,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    weight_decay: float | None = None,
+    input_scale: float = DEFAULT_INPUT_SCALE,
+    n_untrained: int = 0,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    model_kwargs: dict[str, Any] | None = None,
+    recalibrate_bn: bool = True,
+    verbose: bool | str | int | None = None,
+) -> TrainResult:
+    """Train a network: cropped decoding for Deep4 and Shallow, else trial-wise.
+
+    Deep4 and Shallow (:data:`envcorr.config.CROPPED_MODELS`) are trained with
+    :func:`train_cropped`, every other model with
+    :func:`envcorr.training.trialwise.train_trialwise`: one loop, the same
+    settings. Logs one line per epoch at INFO, with a progress bar over the
+    batches. The global random state and torch's deterministic-algorithm
+    settings are left as they were.
+
+    Parameters
+    ----------
+    %(train_trials)s
+    model : str
+        ``"deep4"``, ``"shallow"`` or a braindecode classifier's class name,
+        any case (see :func:`envcorr.nn.models.build_model`).
+    %(train_options)s
+    """
+    key = resolve_model_name(model)
+    return _train(
+        train,
+        valid,
+        key=key,
+        cropped=key in CROPPED_MODELS,
+        **_options(locals()),
+    )
 
 
 @verbose
@@ -221,70 +407,60 @@ def train_cropped(
 
     Parameters
     ----------
-    train : Trials
-        Training trials, X shape (n_trials, n_channels, n_times), in volts.
-        The whole trial is one input window.
-    valid : Trials | None
-        Validation trials with the same channels, sampling rate, length and
-        class names. Scored after every epoch (monitoring only: no early
-        stopping, the last epoch's network is returned).
+    %(train_trials)s
     model : str
-        ``"deep4"`` or ``"shallow"`` (see :func:`envcorr.nn.models.build_model`).
-    n_epochs : int
-        Training epochs. The learning rate follows a cosine from ``lr`` down
-        towards 0 over them.
-    batch_size : int | None
-        Trials per batch. None: 16 for Deep4, 64 for Shallow.
-    lr : float | None
-        Learning rate of AdamW. None: 0.001 for Deep4, 0.000625 for Shallow.
-    weight_decay : float | None
-        AdamW weight decay (multiplied by the learning rate inside AdamW).
-        None: 0.0005 for Deep4, 0 for Shallow.
-    %(input_scale)s
-    n_untrained : int
-        Number of extra random initialisations (seeds ``seed + 1 ..``) whose
-        weights are kept, for the spread of the untrained baseline.
-    seed : int
-        Seed of the initial weights, the batch order and dropout. With the same
-        seed on the same device the training is repeated exactly on the CPU.
-    %(device)s
-    model_kwargs : dict | None
-        Further constructor arguments of the braindecode network.
-    recalibrate_bn : bool
-        Re-estimate the batch-norm statistics with dropout off (see
-        :func:`recalibrate_batchnorm`) before every validation and at the end:
-        on all training trials at the end, on up to 96 of them for the
-        per-epoch validation. Without it, Deep4's eval-mode outputs suffer from
-        the variance shift between dropout (training) and no dropout (eval).
-    %(verbose)s
-
-    Returns
-    -------
-    result : TrainResult
-        The trained network, its initial weights, scores and history.
+        ``"deep4"`` or ``"shallow"`` (see :func:`envcorr.nn.models.build_model`);
+        other models are trained trial-wise (:func:`train_model`).
+    %(train_options)s
     """
+    key = resolve_model_name(model)
+    if key not in CROPPED_MODELS:
+        raise invalid(
+            "model",
+            f"{MODELS[key].__name__} makes one prediction per trial, so it cannot "
+            "be trained with cropped decoding; only "
+            f"{' and '.join(map(repr, CROPPED_MODELS))} can.",
+            "Use train_model (or train_trialwise) for it.",
+        )
+    return _train(
+        train,
+        valid,
+        key=key,
+        cropped=True,
+        **_options(locals()),
+    )
+
+
+def _train(
+    train: Trials,
+    valid: Trials | None,
+    *,
+    key: str,
+    cropped: bool,
+    model_kwargs: dict[str, Any] | None,
+    device: str | torch.device | None,
+    **options: Any,
+) -> TrainResult:
+    """Build, train and score model ``key`` (cropped or trial-wise)."""
     check_instance("train", train, Trials, _TRIALS_FIX)
     if valid is not None:
         check_instance("valid", valid, Trials, _TRIALS_FIX)
         _check_same_layout(train, valid)
-    model = check_option("model", model, MODELS)
     if model_kwargs is None:
         model_kwargs = {}
     if not isinstance(model_kwargs, dict):
         raise invalid("model_kwargs", f"expected a dict, got {model_kwargs!r}.")
+    for name in model_kwargs:
+        if name in _FROM_DATA:
+            raise invalid(
+                name,
+                "cannot be set in model_kwargs: the training data give the "
+                "channels, sampling rate, trial length and classes.",
+                f"Leave {name!r} out of model_kwargs.",
+            )
     dev = resolve_device(device)
-    settings = _check_settings(
-        TRAIN_DEFAULTS[model],
-        n_epochs=n_epochs,
-        batch_size=batch_size,
-        lr=lr,
-        weight_decay=weight_decay,
-        seed=seed,
-        n_untrained=n_untrained,
-        device=str(dev),
-        input_scale=input_scale,
-        recalibrate_bn=recalibrate_bn,
-    )
+    settings = _check_settings(training_defaults(key), device=str(dev), **options)
+    settings["decoding"] = "cropped" if cropped else "trialwise"
     empty = [c for c, n in train.class_counts().items() if n == 0]
     if empty:
         logger.warning("No training trials of the classes %s.", empty)
@@ -292,32 +468,37 @@ def train_cropped(
     seed = settings["seed"]
     with seeded(seed, dev), deterministic():
         net, kwargs = build_model(
-            model,
+            key,
             n_chans=train.n_channels,
             n_outputs=len(train.class_names),
             n_times=train.n_times,
+            sfreq=train.sfreq,
+            ch_names=train.ch_names,
             seed=seed,
             **model_kwargs,
         )
         initial_state = copy.deepcopy(net.state_dict())
         extra_states = [
-            rebuild_model(model, kwargs, seed=seed + k).state_dict()
+            rebuild_model(key, kwargs, seed=seed + k).state_dict()
             for k in range(1, settings["n_untrained"] + 1)
         ]
         n_preds = n_predictions(net)
         logger.info(
-            "Training %s on %d trials (%d crop predictions per trial) on %s: "
+            "Training %s on %d trials (%s) on %s: "
             "%d epochs, batch size %d, lr %g, weight decay %g.",
-            model,
+            key,
             train.n_trials,
-            n_preds,
+            f"{n_preds} crop predictions per trial"
+            if cropped
+            else "trial-wise, one prediction per trial",
             dev,
             *(settings[k] for k in ("n_epochs", "batch_size", "lr", "weight_decay")),
         )
         net.to(dev)
-        # Everything runs through the fast view; the optimizer holds net's own
-        # parameters, which the view shares.
-        with fast_view(net, dev) as view:
+        # Cropped training runs through the fast view; the optimizer holds net's
+        # own parameters, which the view shares.
+        runner = fast_view(net, dev) if cropped else contextlib.nullcontext(net)
+        with runner as view:
             history = _fit(net, view, train, valid, settings, dev)
             kw = {k: settings[k] for k in ("input_scale", "batch_size")}
             if settings["recalibrate_bn"]:
@@ -331,7 +512,7 @@ def train_cropped(
     logger.info("%s.", msg)
     return TrainResult(
         model=net.eval(),
-        model_name=model,
+        model_name=key,
         model_kwargs=kwargs,
         input_scale=settings["input_scale"],
         initial_state=initial_state,

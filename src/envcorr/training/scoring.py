@@ -1,10 +1,12 @@
-"""Trial-wise predictions and scores of a dense network.
+"""Trial-wise predictions and scores of a network.
 
 A dense network gives one class prediction per crop of its classifier's
 receptive field, ``n_preds`` per trial. A trial's log-probabilities are the
 mean over its crops of the per-crop log-softmax outputs, and the trial's
 predicted class is their argmax; the loss is the mean over trials of the mean
-over crops of the cross-entropy, as in cropped training.
+over crops of the cross-entropy, as in cropped training. A network that makes
+one prediction per trial (trial-wise training) is the case of one crop: the
+log-softmax of its outputs (logits or log-probabilities alike).
 
 Inputs are in volts; networks see ``X * input_scale`` (µV by default).
 """
@@ -129,12 +131,14 @@ class Scores:
 
 
 def crop_log_proba(out: torch.Tensor) -> torch.Tensor:
-    """Per-crop log-probabilities of a dense network's output.
+    """Per-crop log-probabilities of a network's output.
 
     Parameters
     ----------
     out : Tensor, shape (n, n_classes, n_preds) or (n, n_classes)
-        The network's output; braindecode squeezes a single prediction.
+        The network's output: logits or log-probabilities, per crop of a
+        dense network, or one per trial (braindecode squeezes a single
+        prediction).
 
     Returns
     -------
@@ -167,7 +171,8 @@ def predict_trials(
     Parameters
     ----------
     model : torch.nn.Module
-        A dense network (trained or not); run in eval mode on its own device.
+        A network (trained or not), dense or trial-wise; run in eval mode on
+        its own device.
         Every module's train/eval mode is restored afterwards.
     X : ndarray, shape (n_trials, n_channels, n_times)
         Trials in volts.
@@ -204,12 +209,12 @@ def evaluate(
     input_scale: float = DEFAULT_INPUT_SCALE,
     batch_size: int = 64,
 ) -> Scores:
-    """Trial-wise scores of a dense network on labelled trials.
+    """Trial-wise scores of a network on labelled trials.
 
     Parameters
     ----------
     model : torch.nn.Module
-        A dense network whose outputs are the classes of ``trials``; run as
+        A network whose outputs are the classes of ``trials``; run as
         in :func:`predict_trials`.
     trials : Trials
         Trials in volts, X shape (n_trials, n_channels, n_times).
