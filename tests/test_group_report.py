@@ -177,3 +177,18 @@ def test_envcorr_report_on_a_study_folder_draws_the_group_report(study, tmp_path
     text = out.read_text(encoding="utf-8")
     assert "subjects/1/report.html" in text
     assert (out.parent / "figures" / "group_layer_band_grid.png").is_file()
+
+
+def test_envcorr_report_keeps_an_existing_group_report_unless_overwrite(
+    study, tmp_path, capsys
+):
+    from envcorr.cli import main
+
+    out = tmp_path / "report.html"
+    out.write_text("mine")
+    assert main(["report", str(study), "-o", str(out), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "already exists" in err and "--overwrite" in err
+    assert out.read_text() == "mine" and not (tmp_path / "figures").exists()
+    assert main(["report", str(study), "-o", str(out), "--overwrite", "-q"]) == 0
+    assert "subjects/1/report.html" in out.read_text(encoding="utf-8")
