@@ -21,6 +21,7 @@ from torch import nn
 
 from _probes import probed_windows
 from envcorr import compute_maps
+from envcorr.maps import select_positions
 from envcorr.nn.geometry import layer_geometry
 from envcorr.nn.layers import default_layers
 
@@ -92,7 +93,7 @@ def trials():
     return X.astype(np.float32), np.arange(8) % 4
 
 
-def _check_against_brute_force(model, layers, X, y, *, dense, samples="all"):
+def _check_against_brute_force(model, layers, X, y, *, dense, samples="all", tol=TOL):
     untrained = copy.deepcopy(model)
     for module in untrained.modules():
         if hasattr(module, "reset_parameters"):
@@ -156,6 +157,8 @@ def _check_against_brute_force(model, layers, X, y, *, dense, samples="all"):
                 last_stops = stops
             keep = np.isin(stops, last_stops)
             pos, starts, stops = pos[keep], starts[keep], stops[keep]
+            chosen = select_positions(list(geometry.values()), "predictions")
+            np.testing.assert_array_equal(chosen[layer], pos, err_msg=layer)
         assert int(maps.layer_n_times.sel(layer=layer)) == len(pos)
         expected = brute_force_corr(
             copy.deepcopy(net),
@@ -178,7 +181,7 @@ def _check_against_brute_force(model, layers, X, y, *, dense, samples="all"):
         np.testing.assert_array_equal(np.isnan(got), np.isnan(expected), err_msg=layer)
         ok = ~np.isnan(expected)
         err = np.abs(got[ok] - expected[ok]).max(initial=0.0)
-        assert err <= TOL, f"{layer}: max |dr| = {err:.2e}"
+        assert err <= tol, f"{layer}: max |dr| = {err:.2e}"
     return maps
 
 
@@ -213,8 +216,13 @@ def test_predictions_keep_the_positions_aligned_with_the_classifier(trials):
     with torch.random.fork_rng():
         torch.manual_seed(0)
         model = MODELS["Deep4Net"]().eval()
+    # The positions are compared exactly. On 8 trials the band power of envcorr
+    # and of benchmarks/reference.py differ by up to 1 % near the trials' ends
+    # (filter edges; the maps agree to 1e-5 on a whole session, W1 of the
+    # benchmark), which the first layer's 12-sample windows at the last 604
+    # positions turn into up to 5e-4 in r.
     maps = _check_against_brute_force(
-        model, default_layers(model), X, y, dense=None, samples="predictions"
+        model, default_layers(model), X, y, dense=None, samples="predictions", tol=1e-3
     )
     # 1125 - 522 + 1 predictions per trial, and as many positions in every layer
     assert set(maps.layer_n_times.values) == {604}

@@ -123,8 +123,8 @@ def inference_copy(
     """A fast copy of ``model`` for analysis, in eval mode on ``device``.
 
     One deep copy, made dense (:func:`envcorr.nn.dense.make_dense`) unless
-    ``dense`` is False, with slice max-pools where pools have stride 1 and, on
-    CPU, channels-last convolution weights. Module names, kernels and
+    ``dense`` is False, with slice max-pools where pools have stride 1 and, for
+    dense copies on CPU, channels-last convolution weights. Module names, kernels and
     dilations are those of the copy, so hooks and
     :func:`envcorr.nn.geometry.layer_geometry` see the same layers.
 
@@ -146,7 +146,9 @@ def inference_copy(
     if dense:
         net = densify_(net)
     net = _with_slice_pools(net).to(device).eval()
-    if device.type == "cpu":
+    if dense and device.type == "cpu":
+        # stacks of convolutions run faster so; a network analysed at its own
+        # positions may reshape with .view(), which needs contiguous outputs
         net.to(memory_format=torch.channels_last)
     return net
 
