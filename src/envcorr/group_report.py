@@ -20,22 +20,19 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ._utils.check import invalid
 from ._utils.docs import fill_doc
-from ._utils.io import atomic_path
-from ._utils.logs import logger, verbose
+from ._utils.logs import verbose
 from ._version import __version__
 from .config import FIGURES_NAME, REPORT_NAME
 from .group import as_group, is_group, read_group
 from .report import (
     _attr,
     _bands,
-    _check_figures,
-    _embed,
-    _environment,
+    _check_target,
     _json_block,
     _percent,
     _versions,
+    _write_report,
 )
 from .study import FAILURES_NAME, GROUP_NAME, STUDY_NAME, SUBJECTS_NAME
 from .viz.figures import REPORT_DPI, RenderedFigure
@@ -91,28 +88,13 @@ def make_group_report(
     if study_dir is None and isinstance(group, str | os.PathLike):
         study_dir = Path(group).expanduser().parent
     group = as_group(group)
-    out = Path(out_path).expanduser()
-    if out.is_dir():
-        raise invalid(
-            "out_path", f"'{out}' is a folder.", "Give the path of an HTML file."
-        )
-    if title is not None and not isinstance(title, str):
-        raise invalid("title", f"expected a string, got {type(title).__name__}.")
-    if figures is not None:
-        figures = _check_figures(figures)
+    out, figures = _check_target(out_path, title, figures)
     study = Path(study_dir).expanduser() if study_dir is not None else out.parent
     out.parent.mkdir(parents=True, exist_ok=True)
-
     context = _context(group, study, out, title)
     if figures is None:
         figures = draw_group_figures(group, None, report_dpi=REPORT_DPI)
-    logger.info("Embedding %d figure(s) in the group report", len(figures))
-    context["figures"] = [_embed(fig) for fig in figures]
-    html = _environment().get_template("group_report.html").render(**context)
-    with atomic_path(out) as tmp:
-        tmp.write_text(html, encoding="utf-8")
-    logger.info("Wrote group report %s (%.1f MB)", out, out.stat().st_size / 1e6)
-    return out
+    return _write_report("group_report.html", context, figures, out, "group report")
 
 
 def find_group(path: str | os.PathLike) -> Path | None:

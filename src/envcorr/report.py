@@ -97,6 +97,18 @@ def make_report(
         "channel",
         name="ds_or_path",
     )
+    out, figures = _check_target(out_path, title, figures)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    context = _context(ds, title)
+    if figures is None:
+        figures = draw_figures(ds, None, report_dpi=REPORT_DPI)
+    return _write_report("report.html", context, figures, out, "report")
+
+
+def _check_target(
+    out_path: str | os.PathLike, title: Any, figures: Any
+) -> tuple[Path, list[RenderedFigure] | None]:
+    """The checked output path and figures of a report (subject or group)."""
     out = Path(out_path).expanduser()
     if out.is_dir():
         raise invalid(
@@ -106,18 +118,23 @@ def make_report(
         raise invalid("title", f"expected a string, got {type(title).__name__}.")
     if figures is not None:
         figures = _check_figures(figures)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    return out, figures
 
-    context = _context(ds, title)
-    if figures is None:
-        figures = draw_figures(ds, None, report_dpi=REPORT_DPI)
-    logger.info("Embedding %d figure(s) in the report", len(figures))
+
+def _write_report(
+    template: str,
+    context: dict[str, Any],
+    figures: Sequence[RenderedFigure],
+    out: Path,
+    what: str,
+) -> Path:
+    """Embed the figures, render ``template`` and write it atomically to ``out``."""
+    logger.info("Embedding %d figure(s) in the %s", len(figures), what)
     context["figures"] = [_embed(fig) for fig in figures]
-    html = _environment().get_template("report.html").render(**context)
-
+    html = _environment().get_template(template).render(**context)
     with atomic_path(out) as tmp:
         tmp.write_text(html, encoding="utf-8")
-    logger.info("Wrote report %s (%.1f MB)", out, out.stat().st_size / 1e6)
+    logger.info("Wrote %s %s (%.1f MB)", what, out, out.stat().st_size / 1e6)
     return out
 
 
