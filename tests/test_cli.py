@@ -566,7 +566,26 @@ BAD_INPUT = [
         r"'tmax'.*not after tmin=2",
     ),
     ("none", ["run", "--data", "x.edf", "--resample", "0"], r"'resample'.*> 0"),
+    ("none", ["run", "--bandpass", "40-4"], r"'bandpass'.*LOW must be below HIGH"),
+    ("none", ["train", "--bandpass", "4"], r"'bandpass'.*expected LOW-HIGH"),
+    (
+        "none",
+        ["run", "--model", "eegnet", "--samples", "predictions"],
+        r"'samples'.*cropped decoding.*--samples all",
+    ),
 ]
+
+
+@pytest.mark.slow
+def test_a_band_above_nyquist_stops_the_run_and_writes_nothing(
+    tiny_npz, tmp_path, capsys
+):
+    out = tmp_path / "out"
+    args = ["run", "--data", str(tiny_npz), *TINY, "--bandpass", "4-200"]
+    assert main([*args, "--out", str(out), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "'bandpass'" in err and "h_freq=200 Hz is outside (0, 125) Hz" in err
+    assert "Traceback" not in err and not out.exists()
 
 
 @pytest.mark.parametrize(("kind", "args", "match"), BAD_INPUT)

@@ -175,6 +175,14 @@ class RunConfig:
         check_option("analyse", self.analyse, ANALYSE_OPTIONS)
         check_option("square", self.square, SQUARE_OPTIONS)
         check_option("samples", self.samples, SAMPLES_OPTIONS)
+        key = resolve_model_name(self.model)
+        if self.samples == "predictions" and key not in CROPPED_MODELS:
+            raise invalid(
+                "samples",
+                f"'predictions' needs a network trained with cropped decoding, but "
+                f"{self.model!r} is trained trial-wise (one prediction per trial).",
+                "Use --samples all, or --model deep4 or shallow.",
+            )
         for fmt in self.formats:
             check_option("formats", fmt, ("png", "svg"))
         parse_bands(self.bands)
