@@ -362,10 +362,14 @@ def _child(spec: dict) -> dict:
 # --------------------------------------------------------------------------
 
 
-def run_child(spec: dict) -> dict:
-    """Run one measurement in a fresh interpreter; return its JSON result."""
+def run_child(spec: dict, script: str | Path = __file__) -> dict:
+    """Run one measurement in a fresh interpreter; return its JSON result.
+
+    ``script`` is the benchmark that measures (called with ``--child SPEC``,
+    it prints ``RESULT {json}``): this one, or bench_study.py.
+    """
     proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)],
+        [sys.executable, str(Path(script).resolve()), "--child", json.dumps(spec)],
         capture_output=True,
         text=True,
         check=False,

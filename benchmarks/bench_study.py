@@ -31,8 +31,6 @@ import json
 import os
 import platform
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 import warnings
@@ -417,21 +415,6 @@ CHILDREN = {
 # --------------------------------------------------------------------------
 
 
-def run_child(spec: dict) -> dict:
-    """Run one measurement in a fresh interpreter; return its JSON result."""
-    proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
-        sys.stderr.write(proc.stderr[-5000:])
-        raise RuntimeError(f"child {spec['kind']} failed (exit {proc.returncode})")
-    return json.loads(lines[-1][len("RESULT ") :])
-
-
 def _sibling(name: str):
     """Load another script of this folder as a module (not on sys.path in tests)."""
     spec = importlib.util.spec_from_file_location(
@@ -450,6 +433,11 @@ _mark, _say, _git_version = (
     _maps_bench._git_version,
 )
 SUMMARY = _maps_bench.SUMMARY
+
+
+def run_child(spec: dict) -> dict:
+    """Run one measurement of this script in a fresh interpreter."""
+    return _maps_bench.run_child(spec, __file__)
 
 
 def _cpu_stat() -> list[int] | None:
