@@ -7,6 +7,7 @@ checks of the ``axes`` that a ``plot_*`` function is asked to draw onto.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from mne.viz import plot_topomap
 
-from .._utils.check import invalid
+from .._utils.check import check_int, invalid
 from .labels import POSITIONS_FIX
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "CMAP_SEQUENTIAL",
     "RC",
     "colorbar",
+    "depth_axes",
     "flat_axes",
     "grid_axes",
     "make_info",
@@ -34,6 +36,7 @@ __all__ = [
     "root_figure",
     "row_label",
     "seq_vlim",
+    "style_depth_axes",
     "sym_vlim",
     "topomap",
 ]
@@ -224,6 +227,60 @@ def flat_axes(axes: Any, n: int, what: str) -> list[Axes]:
 def root_figure(ax: Axes) -> Figure:
     """The top-level figure holding ``ax`` (not a subfigure)."""
     return ax.get_figure(root=True)
+
+
+def depth_axes(
+    axes: Any, n_bands: int, n_layers: int, ncols: int | None
+) -> tuple[list[Axes], bool]:
+    """One Axes per band for a plot against layer depth.
+
+    ``axes`` is checked (any shape holding ``n_bands`` Axes) or, when None, a
+    grid of ``ncols`` columns is created (call within ``plt.rc_context(RC)``);
+    ``ncols=None`` fits as many axes as about 12 inches hold (at most 3).
+
+    Returns
+    -------
+    axes : list of Axes, length n_bands
+    created : bool
+        Whether the figure was created here.
+    """
+    width = max(3.0, 0.75 * n_layers + 1.3)  # inches per axes
+    if ncols is None:
+        ncols = int(max(1, min(3, 12 // width)))
+    ncols = check_int("ncols", ncols, minimum=1)
+    if axes is not None:
+        return flat_axes(axes, n_bands, f"one per band: {n_bands}"), False
+    ncols = min(ncols, n_bands)
+    nrows = math.ceil(n_bands / ncols)
+    fig, grid = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(width * ncols, 3.3 * nrows + 0.5),
+        layout="constrained",
+        squeeze=False,
+    )
+    for ax in grid.ravel()[n_bands:]:
+        fig.delaxes(ax)
+    return list(grid.ravel()[:n_bands]), True
+
+
+def style_depth_axes(ax: Axes, ticks: Sequence[str], ylabel: str) -> None:
+    """Layer ticks at x = 0, 1, ..., light y grid, and the y label.
+
+    The y label goes on the first column of a grid (on each axes that is not
+    part of one).
+    """
+    x = np.arange(len(ticks))
+    ax.set_xticks(x, ticks, rotation=35 if len(x) > 3 else 0, ha="right")
+    if len(x) <= 3:
+        for lbl in ax.get_xticklabels():
+            lbl.set_horizontalalignment("center")
+    ax.set_xlim(-0.4, len(x) - 0.6)
+    ax.grid(axis="y", color="0.9", lw=0.8)
+    ax.spines[["top", "right"]].set_visible(False)
+    spec = ax.get_subplotspec()
+    if spec is None or spec.is_first_col():
+        ax.set_ylabel(ylabel)
 
 
 def new_figure(figsize: tuple[float, float]) -> Figure:

@@ -12,7 +12,6 @@ electrodes where the group test is significant are marked with a ``mask`` of
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -26,7 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from mne.viz import plot_topomap
 
-from .._utils.check import check_int, check_option
+from .._utils.check import check_option
 from .._utils.docs import fill_doc
 from .._utils.logs import logger, verbose
 from ..group import as_group, group_depth_profile, significant
@@ -35,12 +34,14 @@ from ._common import (
     CMAP_DIVERGING,
     RC,
     colorbar,
+    depth_axes,
     flat_axes,
     grid_axes,
     make_info,
     new_figure,
     root_figure,
     row_label,
+    style_depth_axes,
     sym_vlim,
     topomap,
 )
@@ -468,31 +469,12 @@ def plot_group_depth_profile(
     profile = group_depth_profile(group, var=var, confidence=confidence)
     band_list = select("bands", bands, dim_values(group, "band"))
     layer_list = dim_values(group, "layer")
-    width = max(3.0, 0.75 * len(layer_list) + 1.3)
-    if ncols is None:
-        ncols = int(max(1, min(3, 12 // width)))
-    ncols = check_int("ncols", ncols, minimum=1)
-    if axes is not None:
-        axes = flat_axes(axes, len(band_list), f"one per band: {len(band_list)}")
     x = np.arange(len(layer_list))
     ticks = [layer_label(group, layer, wrap=False) for layer in layer_list]
     r = "|r|" if kind == "diff_abs" else "r"
     ci = f"{100 * profile.attrs['confidence']:g} % interval (t, n − 1 df)"
     with plt.rc_context(RC):
-        created = axes is None
-        if created:
-            ncols = min(ncols, len(band_list))
-            nrows = math.ceil(len(band_list) / ncols)
-            fig, grid = plt.subplots(
-                nrows,
-                ncols,
-                figsize=(width * ncols, 3.3 * nrows + 0.5),
-                layout="constrained",
-                squeeze=False,
-            )
-            for ax in grid.ravel()[len(band_list) :]:
-                fig.delaxes(ax)
-            axes = list(grid.ravel()[: len(band_list)])
+        axes, created = depth_axes(axes, len(band_list), len(layer_list), ncols)
         for ax, band in zip(axes, band_list, strict=True):
             p = profile.sel(band=band)
             for i, line in enumerate(p["subject_profile"].values):
@@ -511,19 +493,12 @@ def plot_group_depth_profile(
             )  # fmt: skip
             ax.axhline(0, color="0.4", lw=0.8)
             ax.set_title(band_label(group, band, sep=", "), fontweight="bold")
-            ax.set_xticks(x, ticks, rotation=35 if len(x) > 3 else 0, ha="right")
-            if len(x) <= 3:
-                for lbl in ax.get_xticklabels():
-                    lbl.set_horizontalalignment("center")
-            ax.set_xlim(-0.4, len(x) - 0.6)
-            ax.grid(axis="y", color="0.9", lw=0.8)
-            ax.spines[["top", "right"]].set_visible(False)
-            spec = ax.get_subplotspec()
-            if spec is None or spec.is_first_col():
-                ax.set_ylabel(f"Δ mean {r} (trained − untrained)\nmean over channels")
+            style_depth_axes(
+                ax, ticks, f"Δ mean {r} (trained − untrained)\nmean over channels"
+            )
         axes[0].legend(frameon=False, loc="upper left")
         if created:
-            fig.suptitle(
+            root_figure(axes[0]).suptitle(
                 "Learned envelope tracking against depth, across subjects",
                 fontweight="bold",
             )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,8 +10,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from .._utils.check import check_int
-from ._common import RC, flat_axes, root_figure
+from ._common import RC, depth_axes, root_figure, style_depth_axes
 from .labels import band_label, check_results, dim_values, layer_label, select
 
 __all__ = ["plot_depth_profile"]
@@ -56,30 +54,11 @@ def plot_depth_profile(
     check_results(ds, "layer_mean_abs_corr")
     band_list = select("bands", bands, dim_values(ds, "band"))
     layer_list = dim_values(ds, "layer")
-    width = max(3.0, 0.75 * len(layer_list) + 1.3)  # inches per axes
-    if ncols is None:
-        ncols = int(max(1, min(3, 12 // width)))
-    ncols = check_int("ncols", ncols, minimum=1)
-    if axes is not None:
-        axes = flat_axes(axes, len(band_list), f"one per band: {len(band_list)}")
     data = ds["layer_mean_abs_corr"].sel(band=band_list).mean("channel")
     x = np.arange(len(layer_list))
     ticks = [layer_label(ds, layer, wrap=False) for layer in layer_list]
     with plt.rc_context(RC):
-        created = axes is None
-        if created:
-            ncols = min(ncols, len(band_list))
-            nrows = math.ceil(len(band_list) / ncols)
-            fig, grid = plt.subplots(
-                nrows,
-                ncols,
-                figsize=(width * ncols, 3.3 * nrows + 0.5),
-                layout="constrained",
-                squeeze=False,
-            )
-            for ax in grid.ravel()[len(band_list) :]:
-                fig.delaxes(ax)
-            axes = list(grid.ravel()[: len(band_list)])
+        axes, created = depth_axes(axes, len(band_list), len(layer_list), ncols)
         for ax, band in zip(axes, band_list, strict=True):
             trained = data.sel(network="trained", band=band).values
             untrained = data.sel(network="untrained", band=band).values
@@ -97,22 +76,11 @@ def plot_depth_profile(
                 label="untrained",
             )
             ax.set_title(band_label(ds, band, sep=", "), fontweight="bold")
-            ax.set_xticks(x, ticks, rotation=35 if len(x) > 3 else 0, ha="right")
-            if len(x) <= 3:
-                for lbl in ax.get_xticklabels():
-                    lbl.set_horizontalalignment("center")
-            ax.set_xlim(-0.4, len(x) - 0.6)
             ax.set_ylim(bottom=0)
-            ax.grid(axis="y", color="0.9", lw=0.8)
-            ax.spines[["top", "right"]].set_visible(False)
-            # the y label goes on the first column of a grid (on each axes
-            # that is not part of one)
-            spec = ax.get_subplotspec()
-            if spec is None or spec.is_first_col():
-                ax.set_ylabel("mean |r| over units and channels")
+            style_depth_axes(ax, ticks, "mean |r| over units and channels")
         axes[0].legend(frameon=False, loc="upper left")
         if created:
-            fig.suptitle(
+            root_figure(axes[0]).suptitle(
                 "Growth of envelope tracking with depth (receptive field)",
                 fontweight="bold",
             )
