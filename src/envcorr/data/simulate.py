@@ -48,7 +48,7 @@ real subjects does:
 
 * effect strength: a multiplier of all class effects; in each block of nine
   subjects (1–9, 10–18, ...) exactly two, chosen at random, are weak
-  responders (strength 0.2–0.35), the others respond normally (0.8–1.3);
+  responders (strength 0.45–0.6), the others respond normally (0.8–1.3);
 * individual alpha peak frequency, 8.5–11.5 Hz: the mu rhythm of every motor
   source, and so its desynchronisation, is centred on it (each source within
   ±0.5 Hz of it, always inside 8–12 Hz);
@@ -184,7 +184,7 @@ def _truth(effect_scale: float) -> pd.DataFrame:
 # Weak responders: exactly _N_WEAK in each block of _WEAK_BLOCK subjects.
 _WEAK_BLOCK = 9
 _N_WEAK = 2
-_WEAK_STRENGTH = (0.2, 0.35)
+_WEAK_STRENGTH = (0.45, 0.6)
 _NORMAL_STRENGTH = (0.8, 1.3)
 _ALPHA_PEAK_HZ = (8.5, 11.5)
 _JITTER_M = (0.004, 0.008)
@@ -204,7 +204,7 @@ class SubjectPhysiology:
         The study seed it was drawn from.
     effect_strength : float
         Multiplier of all class effects (applied like ``effect_scale``, power
-        decreases in log power): 0.2–0.35 for weak responders, 0.8–1.3 for the
+        decreases in log power): 0.45–0.6 for weak responders, 0.8–1.3 for the
         others.
     weak_responder : bool
         Whether the subject is one of the two weak responders of its block of
