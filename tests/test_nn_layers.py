@@ -193,6 +193,36 @@ def test_rule_looks_into_module_lists_and_skips_shared_modules():
     ]
 
 
+def test_rule_skips_a_unit_that_does_not_depend_on_the_input():
+    class Positions(nn.Module):
+        """A learned positional encoding, the same for every trial."""
+
+        def __init__(self):
+            super().__init__()
+            self.table = nn.Parameter(torch.randn(1, 4, 64))
+
+        def forward(self, x):
+            return self.table[..., : x.shape[-1]].expand(len(x), -1, -1)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Conv1d(2, 4, 3, padding=1)
+            self.positions = Positions()
+            self.mix = nn.Conv1d(4, 4, 5, padding=2)
+            self.head = nn.Conv1d(4, 3, 1)
+
+        def forward(self, x):
+            h = self.features(x)
+            return self.head(self.mix(h + self.positions(h))).mean(-1)
+
+    assert default_layers(Net(), n_chans=2, n_times=30) == [
+        "features",
+        "mix",
+        "head",
+    ]
+
+
 def test_rule_finds_the_same_outputs_as_the_table_for_shallow_and_deep4():
     # The classifiers output one position per trial here, so the rule takes
     # the whole final_layer (same values as its conv_classifier, squeezed);

@@ -153,10 +153,11 @@ def default_layers(
        (it pools or flattens time away internally) is replaced by its
        children too, once on each path down the tree.
     2. A unit is skipped if it is called more than once (a shared
-       activation), returns anything but one tensor, or has no parameters
-       and returns the same values as the unit called just before it, in
-       any arrangement (dropout and identity in eval mode, reshapes,
-       permutations).
+       activation), returns anything but one tensor, returns the same
+       values for every trial (it does not depend on the input: a
+       positional encoding), or has no parameters and returns the same
+       values as the unit called just before it, in any arrangement
+       (dropout and identity in eval mode, reshapes, permutations).
     3. A unit with parameters starts a block, unless it is a normalisation
        layer whose output has the shape of the unit before it; units
        without parameters and such normalisation layers continue the block
@@ -242,6 +243,7 @@ class _Call:
     shape: tuple | None = None
     long_shape: tuple | None = None
     values: tuple = ()
+    constant: bool = False  # the same output for both probing trials
 
     @property
     def time_axis(self) -> bool:
@@ -282,7 +284,7 @@ def block_outputs(model: nn.Module, *, n_chans: int, n_times: int) -> list[str]:
         call = calls[unit]
         same = previous is not None and _same_values(call, calls[previous])
         previous = unit
-        if call.calls != 1 or not call.tensor:
+        if call.calls != 1 or not call.tensor or call.constant:
             previous = None
             continue
         if same and not _has_params(modules[unit]):
@@ -409,6 +411,10 @@ def _probe(model: nn.Module, n_chans: int, n_times: int) -> dict[str, _Call]:
                 call.tensor = False
             elif call.shape is None:
                 call.shape = tuple(out.shape)
+                # Different random trials, the same output: no input in it.
+                call.constant = (
+                    out.ndim > 0 and len(out) == len(x) and torch.equal(out[0], out[1])
+                )
                 # Statistics that do not depend on the arrangement of values.
                 v = out.detach().double()
                 if v.numel():
