@@ -139,6 +139,17 @@ def _eegnet(n_chans: int, seed: int):
     return EEGNet(n_chans=n_chans, n_outputs=4, n_times=N_TIMES, sfreq=SFREQ).eval()
 
 
+def _load_data(spec: dict) -> tuple[np.ndarray, np.ndarray, list[str], dict]:
+    """The first ``spec["n_trials"]`` trials of the workload's .npz file:
+    X, y, channel names and bands."""
+    data = np.load(spec["data"])
+    X = np.ascontiguousarray(data["X"][: spec["n_trials"]])
+    y = data["y"][: spec["n_trials"]]
+    ch_names = [str(c) for c in data["ch_names"]]
+    bands = {k: tuple(v) for k, v in json.loads(str(data["bands"])).items()}
+    return X, y, ch_names, bands
+
+
 def _child_w3(spec: dict) -> dict:
     """W3: EEGNet at its own output positions."""
     with warnings.catch_warnings():
@@ -147,11 +158,7 @@ def _child_w3(spec: dict) -> dict:
 
         import envcorr
 
-    data = np.load(spec["data"])
-    X = np.ascontiguousarray(data["X"][: spec["n_trials"]])
-    y = data["y"][: spec["n_trials"]]
-    ch_names = [str(c) for c in data["ch_names"]]
-    bands = {k: tuple(v) for k, v in json.loads(str(data["bands"])).items()}
+    X, y, ch_names, bands = _load_data(spec)
     trained = _eegnet(X.shape[1], TRAINED_SEED)
     untrained = _eegnet(X.shape[1], UNTRAINED_SEED)
     out: dict = {"kind": spec["kind"], "n_trials": len(X)}
@@ -250,12 +257,7 @@ def _child(spec: dict) -> dict:
         import envcorr
         from envcorr._utils.torchutils import resolve_device
 
-    data = np.load(spec["data"])
-    X = np.ascontiguousarray(data["X"][: spec["n_trials"]])
-    y = data["y"][: spec["n_trials"]]
-    ch_names = [str(c) for c in data["ch_names"]]
-    bands = json.loads(str(data["bands"]))
-    bands = {k: tuple(v) for k, v in bands.items()}
+    X, y, ch_names, bands = _load_data(spec)
     n_chans = X.shape[1]
     trained = _deep4(n_chans, TRAINED_SEED)
     untrained = _deep4(n_chans, UNTRAINED_SEED)
