@@ -42,6 +42,15 @@ CANNOT_BUILD = {
 NEEDS_NETWORK = {"REVE"}
 
 
+def _assert_same_network(model, again, x):
+    """With ``model``'s weights loaded, ``again`` gives exactly its outputs."""
+    again.load_state_dict(model.state_dict())
+    model.eval()
+    again.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), again(x), rtol=0, atol=0)
+
+
 def _states_equal(a, b):
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
@@ -112,12 +121,7 @@ def test_rebuild_model_same_architecture(name):
     assert kwargs["drop_prob"] == 0.3
     again = rebuild_model(name.lower(), json.loads(json.dumps(kwargs)), seed=9)
     assert not _states_equal(model.state_dict(), again.state_dict())
-    again.load_state_dict(model.state_dict())
-    model.eval()
-    again.eval()
-    x = torch.randn(3, 5, 800)
-    with torch.no_grad():
-        torch.testing.assert_close(model(x), again(x), rtol=0, atol=0)
+    _assert_same_network(model, again, torch.randn(3, 5, 800))
 
 
 def test_small_architecture_via_kwargs():
@@ -208,12 +212,7 @@ def test_models_that_need_positions_get_them_from_the_channel_names():
     assert all(len(ch["loc"]) == 12 and any(ch["loc"][:3]) for ch in info)
     assert json.loads(json.dumps(kwargs)) == kwargs
     again = rebuild_model("dgcnn", json.loads(json.dumps(kwargs)))
-    again.load_state_dict(model.state_dict())
-    model.eval()
-    again.eval()
-    x = torch.randn(2, 22, 1125)
-    with torch.no_grad():
-        torch.testing.assert_close(model(x), again(x), rtol=0, atol=0)
+    _assert_same_network(model, again, torch.randn(2, 22, 1125))
 
 
 def test_positions_are_the_standard_montage_case_insensitive():
