@@ -10,7 +10,12 @@ torch threads per subject as a worker has: total work, wall time, CPU time.
 S3 training: envcorr's ``train_cropped`` against braindecode's own cropped
 training (``EEGClassifier(cropped=True)`` with ``CroppedLoss``) on the same
 trials, network, initial weights, batch size, epochs, optimiser and schedule:
-seconds per epoch and trial-wise test accuracy.
+seconds per epoch and trial-wise test accuracy. envcorr re-estimates the
+batch-norm statistics with dropout off after training; braindecode keeps those
+its training collected, which with Deep4's dropout overestimate the variance
+(on the simulated data it then predicts one class for every trial). The
+accuracy target compares the trainings with the same re-estimation applied
+to braindecode's network; braindecode's own figure is printed too.
 
 Every measurement runs in its own fresh interpreter (this script re-invoked
 with ``--child``).
@@ -325,6 +330,7 @@ def child_train_braindecode(spec: dict) -> dict:
 
     from envcorr.nn.models import MODELS, build_model
     from envcorr.training import DEFAULT_INPUT_SCALE, TRAIN_DEFAULTS
+    from envcorr.training.batchnorm import recalibrate_batchnorm
 
     torch.set_num_threads(spec["threads"])
     cfg, train, test = _subject_trials(spec)
@@ -386,6 +392,13 @@ def child_train_braindecode(spec: dict) -> dict:
     total = time.perf_counter() - start
     log_proba = clf.predict_proba(test_set)  # mean over crops of log-probabilities
     accuracy = float((log_proba.argmax(axis=1) == test.y).mean())
+    predicted = np.bincount(log_proba.argmax(axis=1), minlength=len(train.class_names))
+    # envcorr re-estimates the batch-norm statistics with dropout off after
+    # training (envcorr.training.batchnorm); the same step on braindecode's
+    # network separates the training loops from that evaluation step.
+    recalibrate_batchnorm(clf.module_, train.X, input_scale=DEFAULT_INPUT_SCALE)
+    log_proba = clf.predict_proba(test_set)
+    recalibrated = float((log_proba.argmax(axis=1) == test.y).mean())
     history = clf.history
     lrs = [float(v) for v in history[:, "event_lr"]] if "event_lr" in history[0] else []
     return {
@@ -394,6 +407,8 @@ def child_train_braindecode(spec: dict) -> dict:
         "epochs": [float(d) for d in history[:, "dur"]],
         "lrs": lrs,
         "test_accuracy": accuracy,
+        "predicted_per_class": predicted.tolist(),
+        "test_accuracy_recalibrated": recalibrated,
         "last_valid_accuracy": float(history[-1, "valid_accuracy"]),
         "device": device,
         "batch_size": batch_size,
@@ -605,7 +620,10 @@ def report_braindecode(subject: int, env: dict, bd: dict) -> tuple[float, float]
         + ", ".join(f"{d:.1f}" for d in bd["epochs"])
         + f" s; fit {bd['total']:.1f} s, create_from_X_y {bd['prep']:.1f} s), "
         f"test accuracy {100 * bd['test_accuracy']:.1f} % (last epoch's "
-        f"valid_accuracy {100 * bd['last_valid_accuracy']:.1f} %)"
+        f"valid_accuracy {100 * bd['last_valid_accuracy']:.1f} %; trials "
+        f"predicted per class {bd['predicted_per_class']}), "
+        f"{100 * bd['test_accuracy_recalibrated']:.1f} % after envcorr's "
+        "batch-norm recalibration"
     )
     if bd["lrs"]:
         same = len(bd["lrs"]) == len(env["lrs"]) and all(
@@ -649,7 +667,7 @@ def bench_stages_overhead(tmp: Path, args, config: dict, subjects, shape, device
 
 def bench_braindecode(tmp: Path, args, config: dict, subjects, threads: int) -> None:
     cfg = {**config, "epochs": args.bd_epochs}
-    env_epochs, bd_epochs, env_acc, bd_acc = [], [], [], []
+    env_epochs, bd_epochs, env_acc, bd_acc, bd_own = [], [], [], [], []
     for subject in subjects:
         base = {
             "config": cfg,
@@ -663,7 +681,8 @@ def bench_braindecode(tmp: Path, args, config: dict, subjects, threads: int) -> 
         env_epochs.append(e)
         bd_epochs.append(b)
         env_acc.append(env["test_accuracy"])
-        bd_acc.append(bd["test_accuracy"])
+        bd_acc.append(bd["test_accuracy_recalibrated"])
+        bd_own.append(bd["test_accuracy"])
     n = len(subjects)
     speedup = sum(bd_epochs) / sum(env_epochs)
     _say(
@@ -672,12 +691,21 @@ def bench_braindecode(tmp: Path, args, config: dict, subjects, threads: int) -> 
         f"over {n} subject(s)) {_mark(speedup >= TARGETS['speedup_braindecode'])}"
         " target >= 1.3x"
     )
+    # Training is compared with the same evaluation step after it: braindecode's
+    # network with its batch-norm statistics re-estimated as envcorr's are.
     diff = 100 * (sum(env_acc) - sum(bd_acc)) / n
     ok = abs(diff) <= TARGETS["accuracy_points"]
     _say(
         f"S3 test accuracy: envcorr {100 * sum(env_acc) / n:.1f} %, braindecode "
         f"{100 * sum(bd_acc) / n:.1f} %, difference {diff:+.1f} points (mean over "
-        f"{n} subject(s)) {_mark(ok)} target within 3 points"
+        f"{n} subject(s); both with batch-norm statistics re-estimated after "
+        f"training) {_mark(ok)} target within 3 points"
+    )
+    own = 100 * (sum(env_acc) - sum(bd_own)) / n
+    _say(
+        f"S3 test accuracy with braindecode's own training-time batch-norm "
+        f"statistics: {100 * sum(bd_own) / n:.1f} %; envcorr's recalibration "
+        f"adds {own:+.1f} points"
     )
 
 

@@ -128,8 +128,11 @@ def test_braindecode_comparison_on_a_tiny_subject(tmp_path, capsys):
     assert env["n_preds"] == bd["n_preds"] == 604
     assert bd["batch_size"] == env["settings"]["batch_size"] == 16
     assert 0 <= bd["test_accuracy"] <= 1 and 0 <= env["test_accuracy"] <= 1
+    assert sum(bd["predicted_per_class"]) == env["n_test"]
+    assert 0 <= bd["test_accuracy_recalibrated"] <= 1
     bench.report_braindecode(1, env, bd)
-    assert "the same in both" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "the same in both" in out and "after envcorr's batch-norm" in out
 
 
 def test_machine_use_splits_busy_time_between_us_and_others():
