@@ -372,15 +372,22 @@ def run_child(spec: dict, script: str | Path = __file__) -> dict:
     it prints ``RESULT {json}``): this one, or bench_study.py.
     """
     proc = subprocess.run(
-        [sys.executable, str(Path(script).resolve()), "--child", json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        check=False,
+        child_command(spec, script), capture_output=True, text=True, check=False
     )
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
-        sys.stderr.write(proc.stderr[-5000:])
-        raise RuntimeError(f"child {spec['kind']} failed (exit {proc.returncode})")
+    return child_result(spec, proc.returncode, proc.stdout, proc.stderr)
+
+
+def child_command(spec: dict, script: str | Path = __file__) -> list[str]:
+    """The command line of one measurement of ``script``."""
+    return [sys.executable, str(Path(script).resolve()), "--child", json.dumps(spec)]
+
+
+def child_result(spec: dict, returncode: int, stdout: str, stderr: str) -> dict:
+    """The JSON result a finished child printed; an error if it printed none."""
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ")]
+    if returncode != 0 or not lines:
+        sys.stderr.write(stderr[-5000:])
+        raise RuntimeError(f"child {spec['kind']} failed (exit {returncode})")
     return json.loads(lines[-1][len("RESULT ") :])
 
 

@@ -7,6 +7,9 @@ in one process.
 S2 overhead: the same subjects as ``envcorr.study.run_study`` on a local Dask
 cluster (workers x threads = cores) against S1's sequential run with as many
 torch threads per subject as a worker has: total work, wall time, CPU time.
+A control runs the subjects side by side in plain processes, one per worker,
+to split the overhead between the machine (subjects running at the same time
+share caches and memory bandwidth) and Dask.
 S3 training: envcorr's ``train_cropped`` against braindecode's own cropped
 training (``EEGClassifier(cropped=True)`` with ``CroppedLoss``) on the same
 trials, network, initial weights, batch size, epochs, optimiser and schedule:
@@ -31,11 +34,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
 import platform
 import resource
+import subprocess
 import tempfile
 import time
 import warnings
@@ -146,11 +151,16 @@ def child_sequential(spec: dict) -> dict:
                 "device": str(result.settings["device"]),
             }
         )
-    group = _group_step(config, spec["subjects"], out) if len(subjects) > 1 else 0.0
+    group = group_cpu = 0.0
+    if len(subjects) > 1 and spec.get("group", True):
+        cpu0 = time.process_time()
+        group = _group_step(config, spec["subjects"], out)
+        group_cpu = time.process_time() - cpu0
     return {
         "imports": imports,
         "subjects": subjects,
         "group": group,
+        "group_cpu": group_cpu,
         "torch_threads": torch.get_num_threads(),
         # the whole process: interpreter start, imports, every subject
         "cpu_total": _cpu_seconds(resource.RUSAGE_SELF),
@@ -455,6 +465,33 @@ def run_child(spec: dict) -> dict:
     return _maps_bench.run_child(spec, __file__)
 
 
+def run_side_by_side(specs: list[dict]) -> tuple[list[dict], float]:
+    """Run measurements at the same time, each in its own fresh interpreter.
+
+    Returns their results, in the order of ``specs``, and the wall time until
+    the last one ended. The children write to files, not pipes, so that none
+    waits on a full pipe while another is read.
+    """
+    start = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        runs = []
+        for spec in specs:
+            out, err = (
+                stack.enter_context(tempfile.TemporaryFile("w+")) for _ in range(2)
+            )
+            command = _maps_bench.child_command(spec, __file__)
+            proc = subprocess.Popen(command, stdout=out, stderr=err, text=True)
+            runs.append((spec, proc, out, err))
+        codes = [proc.wait() for _, proc, _, _ in runs]
+        wall = time.perf_counter() - start
+        results = []
+        for (spec, _, out, err), code in zip(runs, codes, strict=True):
+            out.seek(0)
+            err.seek(0)
+            results.append(_maps_bench.child_result(spec, code, out.read(), err.read()))
+    return results, wall
+
+
 def _cpu_stat() -> list[int] | None:
     """The machine's CPU time counters (``/proc/stat``), in clock ticks."""
     try:
@@ -483,7 +520,29 @@ def machine_use(before: list[int] | None, after: list[int] | None, own: float):
     }
 
 
-def overhead_figures(sequential: dict, cluster: dict) -> dict:
+def side_by_side_specs(config: dict, subjects, out: Path, workers: int, threads: int):
+    """S2's control: the subjects dealt out to as many plain processes as workers.
+
+    Each process runs its subjects as S1 does, with a worker's torch threads
+    and its own imports, and none makes group outputs: what the cluster's
+    workers do, without Dask.
+    """
+    return [
+        {
+            "kind": "sequential",
+            "config": config,
+            "subjects": subjects[i::workers],
+            "out": str(out),
+            "threads": threads,
+            "group": False,
+        }
+        for i in range(min(workers, len(subjects)))
+    ]
+
+
+def overhead_figures(
+    sequential: dict, cluster: dict, side: list[dict] | None = None
+) -> dict:
     """S2's figures from the sequential run and the cluster run.
 
     Total work is the CPU time of every process involved: the sequential
@@ -493,12 +552,27 @@ def overhead_figures(sequential: dict, cluster: dict) -> dict:
     its worker, from the scheduler's task stream) against one process (the
     imports of torch and envcorr once, plus each subject's time). The overhead
     is how much more the cluster's is, in per cent.
+
+    With ``side``, the results of the control (:func:`side_by_side_specs`),
+    the overhead is split in two: running subjects at the same time on this
+    machine (the control's CPU time, plus the sequential run's group outputs,
+    against the sequential run's) and Dask (the cluster's against the
+    control's plus those group outputs).
     """
     seq_subjects = sum(s["total"] for s in sequential["subjects"])
     seq_total = sequential["imports"] + seq_subjects
     worker_s = sum(t["seconds"] for t in cluster["tasks"].values())
     cluster_cpu = cluster["cpu_self"] + cluster["cpu_children"]
+    split = {}
+    if side:
+        side_cpu = sum(r["cpu_total"] for r in side) + sequential["group_cpu"]
+        split = {
+            "cpu_side": side_cpu,
+            "machine_pct": 100 * (side_cpu / sequential["cpu_total"] - 1),
+            "dask_pct": 100 * (cluster_cpu / side_cpu - 1),
+        }
     return {
+        **split,
         "sequential_subjects": seq_subjects,
         "sequential_total": seq_total,
         "worker_seconds": worker_s,
@@ -544,8 +618,14 @@ def report_stages(sequential: dict, device: str) -> None:
     )
 
 
-def report_overhead(sequential: dict, cluster: dict, cores: int) -> None:
-    fig = overhead_figures(sequential, cluster)
+def report_overhead(
+    sequential: dict,
+    cluster: dict,
+    cores: int,
+    side: list[dict] | None = None,
+    side_wall: float | None = None,
+) -> None:
+    fig = overhead_figures(sequential, cluster, side)
     threads = ",".join(map(str, cluster["threads"]))
     _say(
         f"S2 cluster: {cluster['workers']} worker(s) x {threads} thread(s) on "
@@ -580,6 +660,18 @@ def report_overhead(sequential: dict, cluster: dict, cores: int) -> None:
         f"S2 overhead: {fig['cpu_overhead_pct']:+.1f} % total work (CPU time of "
         f"every process, cluster vs sequential) {_mark(ok)} target <= +5 %"
     )
+    if side:
+        _say(
+            f"S2 control, the subjects side by side without Dask ({len(side)} "
+            f"plain processes x {side[0]['torch_threads']} torch thread(s), "
+            f"each with its own imports): CPU {fig['cpu_side']:.0f} s with the "
+            f"sequential run's group outputs, wall {side_wall:.1f} s"
+        )
+        _say(
+            f"S2 overhead split: running subjects at the same time on this "
+            f"machine {fig['machine_pct']:+.1f} % (control vs sequential), "
+            f"Dask {fig['dask_pct']:+.1f} % (cluster vs control)"
+        )
     within = "within" if fig["overhead_pct"] <= TARGETS["overhead_pct"] else "OVER"
     _say(
         f"S2 overhead by wall time: {fig['overhead_pct']:+.1f} % (worker-seconds "
@@ -652,6 +744,9 @@ def bench_stages_overhead(tmp: Path, args, config: dict, subjects, shape, device
     report_stages(sequential, device)
     if args.only == "stages":
         return
+    side, side_wall = run_side_by_side(
+        side_by_side_specs(config, subjects, tmp / "side", workers, threads)
+    )
     cluster = run_child(
         {
             "kind": "cluster",
@@ -662,7 +757,7 @@ def bench_stages_overhead(tmp: Path, args, config: dict, subjects, shape, device
             "threads": threads,
         }
     )
-    report_overhead(sequential, cluster, os.cpu_count() or 1)
+    report_overhead(sequential, cluster, os.cpu_count() or 1, side, side_wall)
 
 
 def bench_braindecode(tmp: Path, args, config: dict, subjects, threads: int) -> None:

@@ -92,6 +92,12 @@ def test_sequential_and_cluster_runs_of_two_tiny_subjects(tmp_path, capsys):
     cluster = bench.run_child(
         {**common, "kind": "cluster", "out": str(tmp_path / "dask"), "workers": 2}
     )
+    specs = bench.side_by_side_specs(config, [1, 2], tmp_path / "side", 2, 1)
+    assert [spec["subjects"] for spec in specs] == [[1], [2]]
+    side, side_wall = bench.run_side_by_side(specs)
+    assert [r["subjects"][0]["subject"] for r in side] == [1, 2]
+    assert all(r["group"] == 0 for r in side) and side_wall > 0
+    assert not (tmp_path / "side" / "group.nc").exists()
     assert [s["subject"] for s in seq["subjects"]] == [1, 2]
     for s in seq["subjects"]:
         stages = s["load"] + s["train"] + s["analyse"] + s["write"]
@@ -110,9 +116,33 @@ def test_sequential_and_cluster_runs_of_two_tiny_subjects(tmp_path, capsys):
         assert (tmp_path / "seq" / name).is_file()
         assert (tmp_path / "dask" / name).is_file()
     bench.report_stages(seq, "cpu")
-    bench.report_overhead(seq, cluster, cores=2)
+    bench.report_overhead(seq, cluster, 2, side, side_wall)
     out = capsys.readouterr().out
     assert "S2 overhead:" in out and "cluster vs sequential: identical" in out
+    assert "S2 overhead split:" in out
+
+
+def test_overhead_split_between_machine_and_dask():
+    sequential = {
+        "imports": 5.0,
+        "subjects": [{"total": 100.0}, {"total": 100.0}],
+        "cpu_total": 200.0,
+        "group_cpu": 4.0,
+    }
+    cluster = {
+        "tasks": {"1": {"seconds": 120.0}, "2": {"seconds": 120.0}},
+        "cpu_self": 20.0,
+        "cpu_children": 244.0,
+        "wall": 130.0,
+        "workers": 2,
+    }
+    side = [{"cpu_total": 118.0}, {"cpu_total": 118.0}]
+    fig = bench.overhead_figures(sequential, cluster, side)
+    assert fig["cpu_overhead_pct"] == pytest.approx(32.0)  # 264 / 200
+    assert fig["cpu_side"] == pytest.approx(240.0)  # 236 + the group's 4
+    assert fig["machine_pct"] == pytest.approx(20.0)  # 240 / 200
+    assert fig["dask_pct"] == pytest.approx(10.0)  # 264 / 240
+    assert "machine_pct" not in bench.overhead_figures(sequential, cluster)
 
 
 @pytest.mark.slow
