@@ -1,5 +1,10 @@
 """Tests of envcorr.cluster: sizing a local cluster, naming a running one."""
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 
 from envcorr import InvalidInputError
@@ -36,3 +41,45 @@ def test_scheduler_is_an_address_a_file_or_a_client(tmp_path):
 
 def test_no_gpus_for_a_cpu_device():
     assert count_gpus(RunConfig(device="cpu")) == 0
+
+
+_PAGE_FAULTS = """
+import json, resource, sys
+import numpy as np
+from envcorr.cluster import relax_malloc_trim
+
+def faults():
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(100):
+        np.ones(1 << 17)  # 1 MiB, allocated and freed
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+eager = faults()
+changed = relax_malloc_trim()
+print(json.dumps({"eager": eager, "changed": changed, "relaxed": faults()}))
+"""
+
+
+def _page_faults(env: dict[str, str]) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_TRIM_THRESHOLD_"} | env
+    proc = subprocess.run(
+        [sys.executable, "-c", _PAGE_FAULTS],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="glibc's mallopt")
+def test_dask_workers_memory_trimming_is_relaxed():
+    # as a Dask nanny starts its workers: every 1-MiB array gets fresh pages
+    dask_like = _page_faults({"MALLOC_TRIM_THRESHOLD_": "65536"})
+    assert dask_like["changed"]
+    assert dask_like["eager"] > 100 * 200  # 256 pages per MiB, each time
+    assert dask_like["relaxed"] < 0.1 * dask_like["eager"]  # the pages are reused
+    # a process started without the variable is left as it is
+    plain = _page_faults({})
+    assert not plain["changed"]
+    assert plain["eager"] < 0.1 * dask_like["eager"]

@@ -320,13 +320,17 @@ def run_subject(
     Torch uses as many threads as the worker has (``whole_worker``: the
     worker runs one subject at a time) or one (the worker runs one subject per
     thread); its setting is restored afterwards. With ``n_gpus``, the subject
-    runs on GPU ``worker index % n_gpus``. Errors are returned, not raised,
+    runs on GPU ``worker index % n_gpus``. Dask's eager memory trimming is
+    turned off in the worker process (:func:`envcorr.cluster.relax_malloc_trim`).
+    Errors are returned, not raised,
     as ``{"ok": False, "error_type", "message", "traceback"}``.
     """
     import torch
 
     from . import workflow
+    from .cluster import relax_malloc_trim
 
+    relax_malloc_trim()
     threads = 1
     worker_name: Any = None
     try:
