@@ -284,3 +284,40 @@ def test_default_bands_adapt_to_a_low_sampling_rate(tiny_npz, tmp_path, caplog):
     assert list(ds.band.values) == ["delta", "theta", "alpha", "beta"]
     assert caplog.text.count("Leaving out the default band") == 1
     assert "high_gamma" in caplog.text and "low_gamma" in caplog.text
+
+
+def _fake_training(monkeypatch, y_pred, decoding):
+    from types import SimpleNamespace
+
+    from envcorr.training import Scores
+
+    y_true = np.array([0, 1, 2, 3] * 10)
+    log_proba = np.log(np.full((40, 4), 1e-3))
+    log_proba[np.arange(40), y_pred] = 0.0
+    scores = Scores.from_predictions(y_true, log_proba, 4)
+    result = SimpleNamespace(
+        valid_scores=scores,
+        valid_accuracy=scores.accuracy,
+        train_accuracy=1.0,
+        settings={"decoding": decoding},
+    )
+    monkeypatch.setattr(workflow, "train_model", lambda *a, **k: result)
+    trials = SimpleNamespace(n_channels=22, sfreq=250.0, n_trials=40)
+    return trials
+
+
+@pytest.mark.parametrize("decoding", ["trialwise", "cropped"])
+def test_a_network_at_chance_is_warned_about(monkeypatch, caplog, decoding):
+    trials = _fake_training(monkeypatch, np.zeros(40, int), decoding)
+    config = RunConfig(model="eegnet" if decoding == "trialwise" else "deep4")
+    with caplog.at_level("WARNING", logger="envcorr"):
+        workflow._train(config, trials, trials, trials, "session_2")
+    assert "25.0 %, is not above chance (25.0 %, binomial p = 0.5" in caplog.text
+    assert ("--bandpass 4- --epochs 80" in caplog.text) == (decoding == "trialwise")
+
+
+def test_a_network_above_chance_is_not_warned_about(monkeypatch, caplog):
+    trials = _fake_training(monkeypatch, np.array([0, 1, 2, 0] * 10), "x")
+    with caplog.at_level("WARNING", logger="envcorr"):
+        workflow._train(RunConfig(), trials, trials, trials, "session_2")
+    assert "chance" not in caplog.text  # 75 % of 40 trials: p = 1e-9

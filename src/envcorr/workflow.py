@@ -383,6 +383,24 @@ def _train(config: RunConfig, trials: Trials, train: Trials, test: Trials, test_
         test_name,
         100 * result.train_accuracy,
     )
+    chance, p = result.valid_scores.above_chance()
+    if p >= 0.05:
+        hint = ""
+        if result.settings["decoding"] == "trialwise" and config.bandpass is None:
+            hint = (
+                " Trial-wise networks may need band-passed data and more epochs "
+                "to generalise: on the simulated data, EEGNet reaches 55 % with "
+                "--bandpass 4- --epochs 80."
+            )
+        logger.warning(
+            "The test accuracy, %.1f %%, is not above chance (%.1f %%, binomial "
+            "p = %.2f): the maps describe a network that has not learned the "
+            "classes.%s",
+            100 * result.valid_accuracy,
+            100 * chance,
+            p,
+            hint,
+        )
     return result
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.stats
 import torch
 import torch.nn.functional as F
 
@@ -100,6 +101,29 @@ class Scores:
             y_true=y_true,
             y_pred=y_pred.astype(np.int64),
         )
+
+    def above_chance(self) -> tuple[float, float]:
+        """Chance level and the one-sided binomial p of the accuracy above it.
+
+        Chance is the share of the most frequent true class (a network that
+        always predicts it reaches it); p is that of at least as many correct
+        trials among ``n_trials`` if each were correct with that probability
+        (:func:`scipy.stats.binomtest`, alternative "greater").
+
+        Returns
+        -------
+        chance : float
+            Chance accuracy.
+        p : float
+            One-sided p-value; 1.0 without trials.
+        """
+        n = len(self.y_true)
+        if n == 0:
+            return 0.0, 1.0
+        chance = float(np.bincount(self.y_true).max() / n)
+        correct = int((self.y_pred == self.y_true).sum())
+        test = scipy.stats.binomtest(correct, n, chance, alternative="greater")
+        return chance, float(test.pvalue)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dict (NaN written as None)."""
