@@ -400,15 +400,19 @@ def child_train_braindecode(spec: dict) -> dict:
     start = time.perf_counter()
     clf.fit(train_set, y=None)
     total = time.perf_counter() - start
-    log_proba = clf.predict_proba(test_set)  # mean over crops of log-probabilities
-    accuracy = float((log_proba.argmax(axis=1) == test.y).mean())
-    predicted = np.bincount(log_proba.argmax(axis=1), minlength=len(train.class_names))
+
+    def predict() -> np.ndarray:
+        # argmax of the mean over crops of the log-probabilities
+        return clf.predict_proba(test_set).argmax(axis=1)
+
+    y_pred = predict()
+    accuracy = float((y_pred == test.y).mean())
+    predicted = np.bincount(y_pred, minlength=len(train.class_names))
     # envcorr re-estimates the batch-norm statistics with dropout off after
     # training (envcorr.training.batchnorm); the same step on braindecode's
     # network separates the training loops from that evaluation step.
     recalibrate_batchnorm(clf.module_, train.X, input_scale=DEFAULT_INPUT_SCALE)
-    log_proba = clf.predict_proba(test_set)
-    recalibrated = float((log_proba.argmax(axis=1) == test.y).mean())
+    recalibrated = float((predict() == test.y).mean())
     history = clf.history
     lrs = [float(v) for v in history[:, "event_lr"]] if "event_lr" in history[0] else []
     return {

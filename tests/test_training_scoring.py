@@ -43,6 +43,11 @@ def test_accuracy_above_chance_known_answer():
     # P(X >= 5) for X ~ Binomial(10, 1/2) = 638 / 1024
     chance, p = _scores([0] * 5 + [1] * 3 + [2] * 2, [0] * 10, 3).above_chance()
     assert chance == 0.5 and p == pytest.approx(638 / 1024, abs=1e-12)
+    empty = np.array([], dtype=np.int64)
+    none = Scores(
+        np.nan, np.full(2, np.nan), np.zeros((2, 2), int), np.nan, empty, empty
+    )
+    assert none.above_chance() == (0.0, 1.0)
 
 
 def _untrained():

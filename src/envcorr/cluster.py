@@ -58,7 +58,8 @@ def relax_malloc_trim() -> bool:
     changed = bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)) and bool(
         mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
     )
-    logger.debug("malloc thresholds raised from MALLOC_TRIM_THRESHOLD_=%s", value)
+    if changed:
+        logger.debug("malloc thresholds raised from MALLOC_TRIM_THRESHOLD_=%s", value)
     return changed
 
 
