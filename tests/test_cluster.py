@@ -83,3 +83,11 @@ def test_dask_workers_memory_trimming_is_relaxed():
     plain = _page_faults({})
     assert not plain["changed"]
     assert plain["eager"] < 0.1 * dask_like["eager"]
+
+
+@pytest.mark.parametrize("value", ["not a number", str(128 * 1024 * 1024)])
+def test_malloc_trim_left_alone_when_not_a_small_threshold(monkeypatch, value):
+    from envcorr.cluster import relax_malloc_trim
+
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", value)
+    assert relax_malloc_trim() is False
