@@ -8,7 +8,13 @@ import sys
 import pytest
 
 from envcorr import InvalidInputError
-from envcorr.cluster import check_scheduler, cluster_shape, count_gpus
+from envcorr.cluster import (
+    LOCAL_CLUSTER_CONFIG,
+    StudyCluster,
+    check_scheduler,
+    cluster_shape,
+    count_gpus,
+)
 from envcorr.config import RunConfig
 
 
@@ -91,3 +97,33 @@ def test_malloc_trim_left_alone_when_not_a_small_threshold(monkeypatch, value):
 
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", value)
     assert relax_malloc_trim() is False
+
+
+def _worker_settings(dask_worker) -> dict:
+    import dask
+
+    return {
+        "profile": dask.config.get("distributed.worker.profile.enabled"),
+        "tick": dask.config.get("distributed.admin.tick.interval"),
+        "monitor": dask.config.get("distributed.admin.system-monitor.interval"),
+        "profile_callback": "profile" in dask_worker.periodic_callbacks,
+    }
+
+
+def test_local_cluster_runs_without_dashboard_sampling():
+    """The study's own cluster: no profiler, slower ticks, in its workers only."""
+    import dask
+    import distributed  # noqa: F401  (loads Dask's distributed settings)
+
+    before = {key: dask.config.get(key) for key in LOCAL_CLUSTER_CONFIG}
+    cluster = StudyCluster(None, 1, 1, 1, 0)
+    try:
+        settings = list(cluster.client.run(_worker_settings).values())
+    finally:
+        cluster.close()
+    assert settings == [
+        {"profile": False, "tick": "1s", "monitor": "2s", "profile_callback": False}
+    ]
+    assert before["distributed.worker.profile.enabled"] is True  # Dask's default
+    # the settings were for the cluster only, not for this process
+    assert {key: dask.config.get(key) for key in LOCAL_CLUSTER_CONFIG} == before
