@@ -7,7 +7,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from _training_fixtures import make_trials, shallow_result, tiny_model, with_changes
+from _training_fixtures import (
+    make_trials,
+    scores_of,
+    shallow_result,
+    tiny_model,
+    with_changes,
+)
 from envcorr._utils.check import InvalidInputError
 from envcorr.training import DEFAULT_INPUT_SCALE, Scores, evaluate, predict_trials
 from envcorr.training.scoring import crop_log_proba, scaled_input
@@ -30,18 +36,12 @@ def test_scores_known_answer():
     np.testing.assert_array_equal(back.per_class_accuracy, s3.per_class_accuracy)
 
 
-def _scores(y_true, y_pred, n_classes=4):
-    log_proba = np.log(np.full((len(y_true), n_classes), 1e-3))
-    log_proba[np.arange(len(y_true)), y_pred] = 0.0
-    return Scores.from_predictions(np.asarray(y_true), log_proba, n_classes)
-
-
 def test_accuracy_above_chance_known_answer():
     # all 4 right, two classes of 2: chance 1/2, p = (1/2)^4
-    assert _scores([0, 0, 1, 1], [0, 0, 1, 1], 2).above_chance() == (0.5, 0.0625)
+    assert scores_of([0, 0, 1, 1], [0, 0, 1, 1], 2).above_chance() == (0.5, 0.0625)
     # classes 5/3/2: chance is the largest class's share; 5 of 10 right:
     # P(X >= 5) for X ~ Binomial(10, 1/2) = 638 / 1024
-    chance, p = _scores([0] * 5 + [1] * 3 + [2] * 2, [0] * 10, 3).above_chance()
+    chance, p = scores_of([0] * 5 + [1] * 3 + [2] * 2, [0] * 10, 3).above_chance()
     assert chance == 0.5 and p == pytest.approx(638 / 1024, abs=1e-12)
     empty = np.array([], dtype=np.int64)
     none = Scores(

@@ -3,6 +3,7 @@
 import json
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import torch
 
 import envcorr.viz.figures as viz_figures
 import envcorr.workflow as workflow
+from _training_fixtures import scores_of
 from envcorr import load_maps
 from envcorr.config import RunConfig
 from envcorr.data import save_npz, simulate_motor_imagery
@@ -287,14 +289,7 @@ def test_default_bands_adapt_to_a_low_sampling_rate(tiny_npz, tmp_path, caplog):
 
 
 def _fake_training(monkeypatch, y_pred, decoding):
-    from types import SimpleNamespace
-
-    from envcorr.training import Scores
-
-    y_true = np.array([0, 1, 2, 3] * 10)
-    log_proba = np.log(np.full((40, 4), 1e-3))
-    log_proba[np.arange(40), y_pred] = 0.0
-    scores = Scores.from_predictions(y_true, log_proba, 4)
+    scores = scores_of([0, 1, 2, 3] * 10, y_pred, 4)
     result = SimpleNamespace(
         valid_scores=scores,
         valid_accuracy=scores.accuracy,
@@ -302,8 +297,7 @@ def _fake_training(monkeypatch, y_pred, decoding):
         settings={"decoding": decoding},
     )
     monkeypatch.setattr(workflow, "train_model", lambda *a, **k: result)
-    trials = SimpleNamespace(n_channels=22, sfreq=250.0, n_trials=40)
-    return trials
+    return SimpleNamespace(n_channels=22, sfreq=250.0, n_trials=40)
 
 
 @pytest.mark.parametrize("decoding", ["trialwise", "cropped"])
