@@ -322,8 +322,8 @@ def run_subject(
     thread); its setting is restored afterwards. With ``n_gpus``, the subject
     runs on GPU ``worker index % n_gpus``. Dask's eager memory trimming is
     turned off in the worker process (:func:`envcorr.cluster.relax_malloc_trim`).
-    Errors are returned, not raised,
-    as ``{"ok": False, "error_type", "message", "traceback"}``.
+    Errors are returned, not raised, as
+    ``{"ok": False, "error_type", "message", "traceback"}``.
     """
     import torch
 
