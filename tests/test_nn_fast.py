@@ -12,6 +12,8 @@ from envcorr.nn.capture import layer_activations
 from envcorr.nn.fast import (
     SliceMaxPool1d,
     SliceMaxPool2d,
+    ToeplitzConv2d,
+    fast_convs,
     fast_view,
     inference_copy,
 )
@@ -130,3 +132,63 @@ def test_view_shares_batch_norm_statistics_and_hooks_stay_separate():
     assert net[1].num_batches_tracked == 1  # statistics updated through the view
     net(torch.randn(4, 1, 20))
     assert calls == ["view"]  # a hook on the view is not a hook on the network
+
+
+@pytest.mark.parametrize("padding", [(0, 32), (0, 3), "same", "valid"])
+@pytest.mark.parametrize(
+    ("kernel", "n_filters", "bias"), [(64, 8, False), (7, 3, True), (125, 2, True)]
+)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_toeplitz_conv_equals_the_convolution(padding, kernel, n_filters, bias, dtype):
+    # 301 samples: the output is no whole number of blocks; kernel 125 spans
+    # several blocks
+    gen = torch.Generator().manual_seed(kernel)
+    conv = nn.Conv2d(1, n_filters, (1, kernel), padding=padding, bias=bias)
+    conv = conv.to(dtype)
+    fast = ToeplitzConv2d.like(conv)
+    assert fast.weight is conv.weight and fast.bias is conv.bias
+    x = torch.randn(3, 1, 5, 301, generator=gen, dtype=dtype)
+    expected = conv(x)
+    out = fast(x)
+    assert out.shape == expected.shape and out.is_contiguous()
+    scale = expected.abs().max().item()
+    torch.testing.assert_close(out / scale, expected / scale, rtol=0, atol=1e-6)
+    (grad_fast,) = torch.autograd.grad(out.square().sum(), conv.weight)
+    (grad_ref,) = torch.autograd.grad(expected.square().sum(), conv.weight)
+    torch.testing.assert_close(grad_fast, grad_ref, rtol=1e-4, atol=1e-6 * scale)
+
+
+@pytest.mark.parametrize(
+    "conv",
+    [
+        nn.Conv2d(1, 4, (1, 8), stride=(1, 2)),
+        nn.Conv2d(1, 4, (1, 8), dilation=(1, 2)),
+        nn.Conv2d(2, 4, (1, 8)),
+        nn.Conv2d(1, 4, (3, 8)),
+        nn.Conv2d(1, 4, (1, 8), padding=(1, 4)),
+        nn.Conv2d(1, 4, (1, 8), padding=(0, 4), padding_mode="reflect"),
+        nn.Conv2d(1, 4, (1, 1)),
+        nn.Conv1d(1, 4, 8),
+    ],
+)
+def test_toeplitz_conv_applies_only_where_it_is_exact(conv):
+    assert not ToeplitzConv2d.applies_to(conv)
+    assert fast_convs(nn.Sequential(conv), CPU)[0] is conv
+
+
+def test_fast_convs_shares_everything_and_keeps_names():
+    from braindecode.models import EEGNet
+
+    torch.manual_seed(0)
+    eegnet = EEGNet(n_chans=4, n_outputs=2, n_times=250, sfreq=100.0)
+    net = inference_copy(eegnet, CPU, dense=False)
+    fast = fast_convs(net, CPU)
+    replaced = [n for n, m in fast.named_modules() if isinstance(m, ToeplitzConv2d)]
+    assert replaced == ["conv_temporal"]
+    assert type(net.conv_temporal) is nn.Conv2d  # the copy it came from unchanged
+    assert [n for n, _ in fast.named_modules()] == [n for n, _ in net.named_modules()]
+    assert all(a is b for a, b in zip(fast.parameters(), net.parameters(), strict=True))
+    x = torch.randn(4, net.n_chans, net.n_times)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), net(x), rtol=1e-5, atol=1e-6)
+    assert fast_convs(net, torch.device("cuda")) is net  # CPU only

@@ -40,7 +40,7 @@ from ._utils.versions import versions
 from .config import SAMPLES_OPTIONS, SQUARE_OPTIONS
 from .data._trials import Recordings
 from .nn.capture import layer_activations
-from .nn.fast import inference_copy
+from .nn.fast import fast_convs, inference_copy
 from .nn.geometry import (
     LayerGeometry,
     check_layers,
@@ -278,7 +278,7 @@ def compute_maps(
         X,
         y,
         n_classes=0 if class_names is None else len(class_names),
-        nets=nets,
+        nets={name: fast_convs(net, dev) for name, net in nets.items()},
         geometry=geometry,
         positions=positions,
         computer=computer,
