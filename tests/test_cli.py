@@ -12,6 +12,7 @@ import pytest
 from envcorr import load_maps
 from envcorr.cli import main
 from envcorr.data import load_npz, save_npz, simulate_motor_imagery
+from envcorr.nn.models import n_predictions
 
 TINY = ["--model", "shallow", "--epochs", "1", "--bands", "alpha=7-13,high_gamma=71-91"]
 
@@ -224,27 +225,32 @@ def test_help_lists_the_models(capsys):
         main(["run", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "deep4 (braindecode's Deep4Net)" in text
-    assert "trained trial-wise:" in text
-    for name in ("ATCNet", "EEGNeX", "EEGNet", "TIDNet"):
-        assert name in text
+    assert "shallow (ShallowFBCSPNet) or eegnet, trained with cropped" in text
+    trialwise = text.split("trained trial-wise:")[1]
+    for name in ("ATCNet", "EEGNeX", "TIDNet"):
+        assert name in trialwise
+    assert "EEGNet," not in trialwise
 
 
 @pytest.mark.slow
-def test_train_a_trialwise_model(tiny_npz, tmp_path, capsys):
+def test_train_eegnet_on_crops(tiny_npz, tmp_path, capsys):
     out = tmp_path / "ckpt"
     args = ["train", "--data", str(tiny_npz), "--model", "eegnet", "--epochs", "1"]
     assert main([*args, "--bandpass", "4-40", "--out", str(out), "-q"]) == 0
     info = json.loads((out / "model.json").read_text())
     assert info["model"] == "EEGNet"
     assert info["kwargs"]["sfreq"] == 250.0 and info["kwargs"]["n_times"] == 1125
+    # 35 positions after EEGNet's last pooling; the classifier spans 17: 19 crops
+    assert info["kwargs"]["final_conv_length"] == 17
     history = json.loads((out / "history.json").read_text())
-    assert history["settings"]["decoding"] == "trialwise"
+    assert history["settings"]["decoding"] == "cropped"
     assert history["settings"]["batch_size"] == 32
     assert json.loads((out / "config.json").read_text())["model"] == "eegnet"
     from envcorr.training import load_checkpoint
 
     ckpt = load_checkpoint(out)
     assert type(ckpt.model).__name__ == "EEGNet" and ckpt.model_name == "EEGNet"
+    assert n_predictions(ckpt.model) == 19
     assert ckpt.config["bandpass"] == "4-40"
     # compute filters the data as the network saw them, and analyses EEGNet at
     # its own output positions
@@ -570,7 +576,7 @@ BAD_INPUT = [
     ("none", ["train", "--bandpass", "4"], r"'bandpass'.*expected LOW-HIGH"),
     (
         "none",
-        ["run", "--model", "eegnet", "--samples", "predictions"],
+        ["run", "--model", "eegnex", "--samples", "predictions"],
         r"'samples'.*cropped decoding.*--samples all",
     ),
 ]

@@ -6,6 +6,7 @@ from envcorr import InvalidInputError
 from envcorr.config import (
     BRAINDECODE_MODELS,
     CROPPED_MODELS,
+    DENSE_MODELS,
     MODEL_ALIASES,
     MODEL_NAMES,
     RunConfig,
@@ -250,7 +251,8 @@ def test_static_model_list_is_braindecodes_classifiers():
     assert tuple(sorted(classifiers)) == BRAINDECODE_MODELS
     assert set(MODEL_ALIASES.values()) <= classifiers
     assert MODEL_NAMES == (*MODEL_ALIASES, *BRAINDECODE_MODELS)
-    assert set(CROPPED_MODELS) == set(MODEL_ALIASES)
+    assert set(DENSE_MODELS) == set(MODEL_ALIASES)
+    assert set(CROPPED_MODELS) == {*DENSE_MODELS, "EEGNet"}
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ from envcorr import compute_maps
 from envcorr.maps import select_positions
 from envcorr.nn.geometry import layer_geometry
 from envcorr.nn.layers import default_layers
+from envcorr.nn.models import build_model
 
 _path = Path(__file__).resolve().parents[1] / "benchmarks" / "brute_force.py"
 _spec = importlib.util.spec_from_file_location("envcorr_benchmark_brute_force", _path)
@@ -226,3 +227,23 @@ def test_predictions_keep_the_positions_aligned_with_the_classifier(trials):
     )
     # 1125 - 522 + 1 predictions per trial, and as many positions in every layer
     assert set(maps.layer_n_times.values) == {604}
+
+
+@pytest.mark.slow
+def test_eegnet_trained_on_crops_keeps_the_positions_of_its_predictions(trials):
+    # EEGNet as envcorr trains it: 19 predictions per trial, 32 samples apart.
+    X, y = trials
+    shape = {"n_chans": N_CHANS, "n_outputs": 4, "n_times": N_TIMES, "sfreq": SFREQ}
+    model, _ = build_model("EEGNet", **shape, cropped=True)
+    model.eval()
+    layers = default_layers(model)
+    maps = _check_against_brute_force(model, layers, X, y, dense=None)
+    assert maps.attrs["dense"] == 0
+    assert int(maps.layer_n_times.sel(layer="final_layer.conv_classifier")) == 19
+    # As for Deep4's predictions above, the kept positions crowd at the trials'
+    # ends (the last predictions' windows are cut there), where 8 trials' band
+    # power differs most from the reference's: up to 1.1e-4 in r at pool_1.
+    maps = _check_against_brute_force(
+        model, layers, X, y, dense=None, samples="predictions", tol=1e-3
+    )
+    assert int(maps.layer_n_times.sel(layer="pool_2")) == 19

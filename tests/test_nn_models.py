@@ -7,7 +7,12 @@ import pytest
 import torch
 
 from envcorr._utils.check import InvalidInputError
-from envcorr.config import BRAINDECODE_MODELS, CROPPED_MODELS, MODEL_ALIASES
+from envcorr.config import (
+    BRAINDECODE_MODELS,
+    CROPPED_MODELS,
+    DENSE_MODELS,
+    MODEL_ALIASES,
+)
 from envcorr.nn.models import (
     MODELS,
     build_model,
@@ -204,6 +209,51 @@ def test_trialwise_models_get_the_sampling_rate():
         assert model(torch.zeros(3, 22, 1125)).shape == (3, 4)
 
 
+def test_eegnet_built_for_cropped_decoding():
+    model, kwargs = build_model("eegnet", **SHAPE_22, seed=1, cropped=True)
+    # 1125 samples pooled by 4 and 8 leave 35 positions; the classifier spans
+    # 17 of them (braindecode's default spans all 35), so it predicts at 19.
+    assert kwargs == {
+        "n_chans": 22,
+        "n_outputs": 4,
+        "n_times": 1125,
+        "sfreq": 250.0,
+        "final_conv_length": 17,
+    }
+    assert n_predictions(model) == 19 and not predicts_densely(model)
+    # Its receptive field follows the network's operations: 17 positions 32
+    # samples apart, plus what one position after the last pooling sees.
+    assert classifier_receptive_field(model) == 667
+    whole, _ = build_model("eegnet", **SHAPE_22, seed=1)
+    layers = dict(model.named_children())
+    assert list(layers) == list(dict(whole.named_children()))
+    # The same seeded weights for every layer but the shorter classifier.
+    state, base = model.state_dict(), whole.state_dict()
+    for name, value in state.items():
+        if not name.startswith("final_layer"):
+            assert torch.equal(value, base[name]), name
+    again = rebuild_model("eegnet", kwargs, seed=1)
+    assert all(torch.equal(v, again.state_dict()[k]) for k, v in state.items())
+    model.eval()
+    with torch.no_grad():
+        assert model(torch.zeros(3, 22, 1125)).shape == (3, 4, 19)
+    # A given classifier length wins; short trials still get one position.
+    _, kwargs = build_model("eegnet", **SHAPE_22, cropped=True, final_conv_length=5)
+    assert kwargs["final_conv_length"] == 5
+    short = {**SHAPE_22, "n_times": 40}
+    model, kwargs = build_model("eegnet", **short, cropped=True)
+    assert kwargs["final_conv_length"] == 1 and n_predictions(model) == 1
+    # Deep4 is dense either way; a model without a cropped form refuses.
+    assert (
+        build_model("deep4", **SHAPE_22, cropped=True)[1]
+        == build_model("deep4", **SHAPE_22)[1]
+    )
+    with pytest.raises(InvalidInputError, match=r"'cropped'.*EEGNeX has no cropped"):
+        build_model("eegnex", **SHAPE_22, cropped=True)
+    with pytest.raises(InvalidInputError, match=r"'cropped'"):
+        build_model("eegnet", **SHAPE_22, cropped="yes")
+
+
 def test_models_that_need_positions_get_them_from_the_channel_names():
     # DGCNN builds its graph from the electrode positions.
     model, kwargs = build_model("DGCNN", **SHAPE_22, ch_names=CH_22)
@@ -294,7 +344,7 @@ def test_every_listed_model_builds_or_says_why(name):
     assert type(model).__name__ == name
     assert json.loads(json.dumps(kwargs)) == kwargs
     # Dense predictions exactly for Deep4Net and ShallowFBCSPNet.
-    dense = name in {MODEL_ALIASES[a] for a in CROPPED_MODELS}
+    dense = name in {MODEL_ALIASES[a] for a in DENSE_MODELS}
     assert predicts_densely(model) == dense
     model.eval()
     with torch.no_grad():

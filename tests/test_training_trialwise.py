@@ -49,7 +49,7 @@ def _eegnet(**kwargs):
         **kwargs,
     }
     train = params.pop("train", None) or make_trials(24, seed=0)
-    return train_model(train, params.pop("valid", None), **params)
+    return train_trialwise(train, params.pop("valid", None), **params)
 
 
 @pytest.mark.slow
@@ -162,9 +162,47 @@ def test_train_model_trains_deep4_and_shallow_cropped():
     assert states_equal(a.model.state_dict(), b.model.state_dict())
 
 
+@pytest.mark.slow
+def test_train_model_trains_eegnet_on_crops():
+    trials, valid = make_trials(24, seed=0), make_trials(9, seed=1)
+    kwargs = {
+        "model": "eegnet",
+        "n_epochs": 2,
+        "batch_size": 8,
+        "lr": 0.01,
+        "model_kwargs": TINY_EEGNET,
+        "n_untrained": 1,
+        "verbose": False,
+    }
+    res = train_model(trials, valid, **kwargs)
+    assert res.model_name == "EEGNet" and res.settings["decoding"] == "cropped"
+    # 100 samples, pooled by 4 and 4: 6 positions; the classifier spans 3 of
+    # them, so it predicts at 4.
+    assert res.model_kwargs["final_conv_length"] == 3 and res.n_preds == 4
+    assert res.model_kwargs == {
+        "n_chans": 3,
+        "n_outputs": 3,
+        "n_times": N_TIMES,
+        "sfreq": SFREQ,
+        **TINY_EEGNET,
+        "final_conv_length": 3,
+    }
+    x = torch.from_numpy(make_trials(2, seed=7).X) * 1e6
+    for net in (res.model, *res.untrained_models()):
+        with torch.no_grad():
+            assert net(x).shape == (2, 3, 4)
+    # The same training as train_cropped's; train_trialwise trains the
+    # network braindecode defines instead, with one prediction per trial.
+    again = train_cropped(trials, valid, **kwargs)
+    assert states_equal(res.model.state_dict(), again.model.state_dict())
+    assert res.history[-1]["train_loss"] == again.history[-1]["train_loss"]
+    whole = train_trialwise(trials, valid, **kwargs)
+    assert whole.n_preds == 1 and "final_conv_length" not in whole.model_kwargs
+
+
 def test_each_training_refuses_the_other_kind_of_model():
-    with pytest.raises(InvalidInputError, match=r"'model'.*EEGNet.*train_model"):
-        train_cropped(make_trials(6), model="eegnet")
+    with pytest.raises(InvalidInputError, match=r"'model'.*EEGNeX.*train_model"):
+        train_cropped(make_trials(6), model="eegnex")
     with pytest.raises(InvalidInputError, match=r"'model'.*'deep4'.*cropped"):
         train_trialwise(make_trials(6), model="Deep4Net")
     with pytest.raises(InvalidInputError, match=r"'model'.*Did you mean 'EEGNet'"):

@@ -303,7 +303,7 @@ def _fake_training(monkeypatch, y_pred, decoding):
 @pytest.mark.parametrize("decoding", ["trialwise", "cropped"])
 def test_a_network_at_chance_is_warned_about(monkeypatch, caplog, decoding):
     trials = _fake_training(monkeypatch, np.zeros(40, int), decoding)
-    config = RunConfig(model="eegnet" if decoding == "trialwise" else "deep4")
+    config = RunConfig(model="eegnex" if decoding == "trialwise" else "eegnet")
     with caplog.at_level("WARNING", logger="envcorr"):
         workflow._train(config, trials, trials, trials, "session_2")
     assert "25.0 %, is not above chance (25.0 %, binomial p = 0.5" in caplog.text

@@ -13,6 +13,7 @@ from ._version import __version__
 from .config import (
     ANALYSE_OPTIONS,
     BRAINDECODE_MODELS,
+    CROPPED_MODELS,
     MODEL_ALIASES,
     SAMPLES_OPTIONS,
     SQUARE_OPTIONS,
@@ -160,13 +161,15 @@ def _analysis_options(p: argparse.ArgumentParser) -> None:
 
 def _train_options(p: argparse.ArgumentParser) -> None:
     d = _defaults()
-    others = [m for m in BRAINDECODE_MODELS if m not in MODEL_ALIASES.values()]
+    cropped = {*MODEL_ALIASES.values(), *CROPPED_MODELS}
+    others = [m for m in BRAINDECODE_MODELS if m not in cropped]
     p.add_argument(
         "--model",
         metavar="NAME",
-        help="the network, any case: deep4 (braindecode's Deep4Net) or shallow "
-        "(ShallowFBCSPNet), trained with cropped decoding, or another braindecode "
-        f"classifier, trained trial-wise: {', '.join(others)} (default: {d.model})",
+        help="the network, any case: deep4 (braindecode's Deep4Net), shallow "
+        "(ShallowFBCSPNet) or eegnet, trained with cropped decoding, or another "
+        f"braindecode classifier, trained trial-wise: {', '.join(others)} "
+        f"(default: {d.model})",
     )
     p.add_argument("--epochs", type=int, help=f"training epochs (default: {d.epochs})")
     p.add_argument("--seed", type=int, help=f"random seed (default: {d.seed})")
@@ -212,8 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="load data, train, compute maps, write results and report",
         description="Load the data, train the network on the first session (cropped "
-        "decoding for deep4 and shallow, trial-wise for the others), test on the "
-        "last, compute the correlation maps of the trained and the untrained "
+        "decoding for deep4, shallow and eegnet, trial-wise for the others), test on "
+        "the last, compute the correlation maps of the trained and the untrained "
         "network, and write results.nc, figures and report.html.",
     )
     _data_options(p)
@@ -225,8 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "train",
         help="train a network and save a checkpoint",
-        description="Train (cropped decoding for deep4 and shallow, trial-wise for "
-        "the others) and save a checkpoint directory "
+        description="Train (cropped decoding for deep4, shallow and eegnet, trial-wise "
+        "for the others) and save a checkpoint directory "
         "(trained and initial weights, model arguments, data description, history).",
     )
     _data_options(p)

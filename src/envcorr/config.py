@@ -33,12 +33,21 @@ MODEL_ALIASES: dict[str, str] = {"deep4": "Deep4Net", "shallow": "ShallowFBCSPNe
 networks, built and trained the same way.
 """
 
-CROPPED_MODELS = ("deep4", "shallow")
-"""Networks trained with cropped decoding; every other model is trained trial-wise.
+DENSE_MODELS = ("deep4", "shallow")
+"""Networks built dense: one prediction per input sample past the receptive field.
 
 Their convolutional classifier predicts at every position of the dense
 network (no padding anywhere), one prediction per crop of its receptive
-field (see :mod:`envcorr.training.loop`).
+field (see :mod:`envcorr.nn.models`).
+"""
+
+CROPPED_MODELS = (*DENSE_MODELS, "EEGNet")
+"""Networks trained with cropped decoding; every other model is trained trial-wise.
+
+Deep4 and Shallow predict densely; EEGNet is built with a convolutional
+classifier shorter than the trial, so that it predicts every 32 samples, one
+prediction per crop (see :func:`envcorr.nn.models.build_model` and
+:mod:`envcorr.training.loop`).
 """
 
 BRAINDECODE_MODELS = (
@@ -181,7 +190,7 @@ class RunConfig:
                 "samples",
                 f"'predictions' needs a network trained with cropped decoding, but "
                 f"{self.model!r} is trained trial-wise (one prediction per trial).",
-                "Use --samples all, or --model deep4 or shallow.",
+                "Use --samples all, or --model deep4, shallow or eegnet.",
             )
         for fmt in self.formats:
             check_option("formats", fmt, ("png", "svg"))

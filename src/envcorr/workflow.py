@@ -388,9 +388,10 @@ def _train(config: RunConfig, trials: Trials, train: Trials, test: Trials, test_
         hint = ""
         if result.settings["decoding"] == "trialwise" and config.bandpass is None:
             hint = (
-                " Trial-wise networks may need band-passed data and more epochs "
-                "to generalise: on the simulated data, EEGNet reaches 55 % with "
-                "--bandpass 4- --epochs 80."
+                " Trial-wise networks learn from one example per trial and may "
+                "need band-passed data and more epochs to generalise (e.g. "
+                "--bandpass 4- --epochs 80), or a network trained on crops "
+                "(--model deep4, shallow or eegnet)."
             )
         logger.warning(
             "The test accuracy, %.1f %%, is not above chance (%.1f %%, binomial "

@@ -7,6 +7,11 @@ field is ``R`` samples outputs ``n_times - R + 1`` samples per trial, sample
 ``t`` seeing inputs ``t .. t + R - 1`` (docs/method.md, step 5). Cropped
 training uses these dense networks, one class prediction per output sample.
 
+EEGNet built for cropped decoding (``build_model("eegnet", cropped=True)``,
+as training builds it) keeps braindecode's architecture but its classifier
+spans half of the time positions left after its last pooling instead of all
+of them, so it predicts every 32 samples, one prediction per crop.
+
 Every other classifier of ``braindecode.models``
 (:data:`envcorr.config.BRAINDECODE_MODELS`) is built as braindecode defines
 it, with one prediction per trial, and trained trial-wise. It gets the shape
@@ -38,11 +43,12 @@ import mne
 import numpy as np
 import torch
 
-from .._utils.check import check_int, check_positive_float, invalid
+from .._utils.check import check_bool, check_int, check_positive_float, invalid
 from .._utils.torchutils import eval_mode, seeded
 from ..config import (
     BRAINDECODE_MODELS,
     CROPPED_MODELS,
+    DENSE_MODELS,
     MODEL_ALIASES,
     resolve_model_name,
 )
@@ -98,10 +104,11 @@ _MANDATORY: dict[str, list[str]] = {
 
 
 def is_cropped(name: str) -> bool:
-    """Whether model ``name`` is built dense and trained with cropped decoding.
+    """Whether model ``name`` is trained with cropped decoding.
 
-    True for ``"deep4"`` and ``"shallow"`` (any spelling of them), False for
-    every other model, which is trained trial-wise.
+    True for ``"deep4"`` and ``"shallow"`` (built dense) and ``"EEGNet"``
+    (built with a short classifier), any spelling of them; False for every
+    other model, which is trained trial-wise.
     """
     return resolve_model_name(name, param="name") in CROPPED_MODELS
 
@@ -109,7 +116,7 @@ def is_cropped(name: str) -> bool:
 def predicts_densely(model: torch.nn.Module) -> bool:
     """Whether a braindecode network can make dense (cropped) predictions.
 
-    The rule behind :data:`envcorr.config.CROPPED_MODELS`: the network has
+    The rule behind :data:`envcorr.config.DENSE_MODELS`: the network has
     braindecode's ``to_dense_prediction_model``, ends in a convolutional
     classifier (``final_layer.conv_classifier``) whose output keeps a time
     axis, and pads nowhere, so that every output position of the dense network
@@ -152,6 +159,7 @@ def build_model(
     sfreq: float | None = None,
     ch_names: Sequence[str] | None = None,
     seed: int | None = 0,
+    cropped: bool = False,
     **kwargs: Any,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Build a braindecode network with seeded initial weights.
@@ -183,6 +191,15 @@ def build_model(
         initial weights, and the global torch random state is left untouched.
         ``None`` draws from (and advances) the global torch random state, as
         constructing a torch module does.
+    cropped : bool
+        Build EEGNet for cropped decoding, as :func:`envcorr.training.train_model`
+        does: its convolutional classifier spans half (rounded down, at least
+        one) of the time positions left after its last pooling, where
+        braindecode's default spans all of them, so it predicts every 32
+        samples, one prediction per crop (19 predictions of 4 classes for a
+        1125-sample trial). A ``final_conv_length`` in ``kwargs`` wins. Deep4
+        and Shallow are built dense either way; other models have no cropped
+        form and refuse True.
     **kwargs
         Further constructor arguments of the braindecode class, overriding
         :data:`MODEL_DEFAULTS` (e.g. ``final_conv_length=4``,
@@ -195,8 +212,9 @@ def build_model(
         The network, in training mode, on the CPU. Deep4 and Shallow are
         dense: their output has shape (n_trials, n_outputs, n_preds) with
         ``n_preds = n_times - receptive_field + 1`` (shape (n_trials,
-        n_outputs) when ``n_preds == 1``, as braindecode squeezes it). Other
-        models output shape (n_trials, n_outputs).
+        n_outputs) when ``n_preds == 1``, as braindecode squeezes it), and so
+        does a cropped EEGNet. Other models output shape (n_trials,
+        n_outputs).
     constructor_kwargs : dict
         JSON-serialisable constructor arguments; :func:`rebuild_model` with
         them gives the same architecture.
@@ -208,16 +226,34 @@ def build_model(
     if seed is not None:
         seed = check_int("seed", seed, minimum=0)
     extra = _check_extra_kwargs(key, kwargs)
+    if not check_bool("cropped", cropped) or key in DENSE_MODELS:
+        crop = {}
+    elif key in CROPPED_MODELS:
+        crop = {"final_conv_length": "auto"}
+    else:
+        raise invalid(
+            "cropped",
+            f"{MODELS[key].__name__} has no cropped form: it makes one prediction "
+            "per trial.",
+            f"Use cropped=False, or one of {', '.join(CROPPED_MODELS)}.",
+        )
     constructor_kwargs = {
         "n_chans": n_chans,
         "n_outputs": n_outputs,
         "n_times": n_times,
         **_signal_kwargs(key, n_chans, sfreq, ch_names),
         **MODEL_DEFAULTS.get(key, {}),
+        **crop,
         **extra,
     }
     with nullcontext() if seed is None else seeded(seed):
         model = _construct(key, constructor_kwargs)
+    if crop and "final_conv_length" not in extra:
+        # braindecode has set the attribute to the time positions left after
+        # the last pooling; the cropped classifier spans half of them.
+        constructor_kwargs["final_conv_length"] = max(1, model.final_conv_length // 2)
+        with nullcontext() if seed is None else seeded(seed):
+            model = _construct(key, constructor_kwargs)
     return model, constructor_kwargs
 
 
@@ -261,7 +297,7 @@ def rebuild_model(
     check_int("n_chans", kwargs["n_chans"], minimum=1)
     check_int("n_outputs", kwargs["n_outputs"], minimum=2)
     check_int("n_times", kwargs["n_times"], minimum=1)
-    signal = ("sfreq", "chs_info") if key not in CROPPED_MODELS else ()
+    signal = ("sfreq", "chs_info") if key not in DENSE_MODELS else ()
     _check_extra_kwargs(
         key, {k: v for k, v in kwargs.items() if k not in (*required, *signal)}
     )
@@ -325,7 +361,7 @@ def _signal_kwargs(
     Deep4 and Shallow are built as they always were: their architecture does
     not depend on either.
     """
-    if key in CROPPED_MODELS:
+    if key in DENSE_MODELS:
         return {}
     cls = MODELS[key]
     params = inspect.signature(cls.__init__).parameters
@@ -408,14 +444,14 @@ def _construct(key: str, kwargs: dict[str, Any]) -> torch.nn.Module:
         except UserWarning:
             raise _too_short(key, kwargs) from None
         except (TypeError, ValueError, RuntimeError) as err:
-            if key in CROPPED_MODELS:
+            if key in DENSE_MODELS:
                 raise invalid(
                     "kwargs", f"{cls.__name__} rejected them: {err}"
                 ) from None
             raise _cannot_build(key, kwargs, err) from None
         except Exception as err:  # any failure of a third-party constructor
             raise _cannot_build(key, kwargs, err) from None
-        if key in CROPPED_MODELS:
+        if key in DENSE_MODELS:
             model.to_dense_prediction_model()
             try:
                 n_predictions(model)
@@ -544,7 +580,15 @@ def classifier_receptive_field(model: torch.nn.Module) -> int:
     -------
     field : int
         The classifier's receptive field in samples (522 for the default
-        Deep4, 534 for the default Shallow); ``n_times`` for a network that
-        makes one prediction per trial.
+        Deep4, 534 for the default Shallow, 667 for EEGNet built for cropped
+        decoding on 1125-sample trials); ``n_times`` for a network that makes
+        one prediction per trial.
     """
-    return int(model.n_times) - n_predictions(model) + 1
+    n_times, n_preds = int(model.n_times), n_predictions(model)
+    if n_preds == 1 or predicts_densely(model):
+        return n_times - n_preds + 1
+    from .geometry import receptive_fields
+    from .layers import default_layers
+
+    last = default_layers(model)[-1]
+    return receptive_fields(model, n_times, [last], n_chans=model.n_chans)[last]

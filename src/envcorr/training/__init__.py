@@ -1,12 +1,12 @@
 """Training: cropped or trial-wise decoding, scores and checkpoints.
 
-:mod:`.loop` trains a dense Deep4Net or ShallowFBCSPNet with cropped decoding
+:mod:`.loop` trains Deep4Net, ShallowFBCSPNet or EEGNet with cropped decoding
 (:func:`train_cropped`, giving a :class:`TrainResult` with the trained
 network, its untrained initialisations, scores and history);
 :mod:`.trialwise` trains any other braindecode classifier on one prediction
 per trial (:func:`train_trialwise`), and :func:`train_model` picks the one
 that fits the model.
-:mod:`.scoring` turns a dense network's crop predictions into trial-wise
+:mod:`.scoring` turns a network's crop predictions into trial-wise
 log-probabilities and :class:`Scores`, and :mod:`.batchnorm` re-estimates the
 batch-norm statistics without dropout (:func:`recalibrate_batchnorm`).
 :mod:`.checkpoint` writes a training result to a checkpoint directory and
