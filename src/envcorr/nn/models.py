@@ -52,6 +52,8 @@ from ..config import (
     MODEL_ALIASES,
     resolve_model_name,
 )
+from .geometry import receptive_fields
+from .layers import default_layers
 
 with warnings.catch_warnings():
     # braindecode's model zoo builds a montage under a name MNE 1.13 deprecates
@@ -226,11 +228,8 @@ def build_model(
     if seed is not None:
         seed = check_int("seed", seed, minimum=0)
     extra = _check_extra_kwargs(key, kwargs)
-    if not check_bool("cropped", cropped) or key in DENSE_MODELS:
-        crop = {}
-    elif key in CROPPED_MODELS:
-        crop = {"final_conv_length": "auto"}
-    else:
+    crop = check_bool("cropped", cropped) and key not in DENSE_MODELS
+    if crop and key not in CROPPED_MODELS:
         raise invalid(
             "cropped",
             f"{MODELS[key].__name__} has no cropped form: it makes one prediction "
@@ -243,14 +242,14 @@ def build_model(
         "n_times": n_times,
         **_signal_kwargs(key, n_chans, sfreq, ch_names),
         **MODEL_DEFAULTS.get(key, {}),
-        **crop,
         **extra,
     }
     with nullcontext() if seed is None else seeded(seed):
         model = _construct(key, constructor_kwargs)
     if crop and "final_conv_length" not in extra:
-        # braindecode has set the attribute to the time positions left after
-        # the last pooling; the cropped classifier spans half of them.
+        # braindecode's default ("auto") has set the attribute to the time
+        # positions left after the last pooling; the cropped classifier spans
+        # half of them.
         constructor_kwargs["final_conv_length"] = max(1, model.final_conv_length // 2)
         with nullcontext() if seed is None else seeded(seed):
             model = _construct(key, constructor_kwargs)
@@ -587,8 +586,5 @@ def classifier_receptive_field(model: torch.nn.Module) -> int:
     n_times, n_preds = int(model.n_times), n_predictions(model)
     if n_preds == 1 or predicts_densely(model):
         return n_times - n_preds + 1
-    from .geometry import receptive_fields
-    from .layers import default_layers
-
     last = default_layers(model)[-1]
     return receptive_fields(model, n_times, [last], n_chans=model.n_chans)[last]
