@@ -79,6 +79,27 @@ def test_continuous_matches_filtering_the_whole_recording(method, tol):
         assert np.corrcoef(env[b].ravel(), ref.ravel())[0, 1] > 0.99
 
 
+@pytest.mark.parametrize("continuous", [False, True])
+def test_threads_share_a_batch_without_changing_a_number(continuous):
+    """Each thread takes its own trials; every trial's envelopes stay the same."""
+    rng = np.random.default_rng(3)
+    rec = rng.standard_normal((2, 12000)).astype(np.float32)
+    onsets = np.arange(7) * 1500 + 600
+    X = np.stack([rec[:, o : o + 1000] for o in onsets])
+    idx = np.arange(len(X))
+    cont = Recordings([rec], np.zeros(len(X), int), onsets) if continuous else None
+    one = EnvelopeComputer(SFREQ, BANDS, 1000, continuous=cont, threads=1)(X, idx)
+    for threads in (2, 3, 16):
+        computer = EnvelopeComputer(
+            SFREQ, BANDS, 1000, continuous=cont, threads=threads
+        )
+        np.testing.assert_array_equal(computer(X, idx), one)
+        # a batch's trials keep their own context when split among threads
+        np.testing.assert_array_equal(computer(X[2:5], idx[2:5]), one[2:5])
+    with pytest.raises(InvalidInputError, match="'threads'"):
+        EnvelopeComputer(SFREQ, BANDS, 1000, threads=0)
+
+
 @pytest.mark.parametrize(
     ("bands", "match"),
     [
