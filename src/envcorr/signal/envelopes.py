@@ -41,6 +41,7 @@ least 0.5 s and at most 10 s.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -225,23 +226,20 @@ class EnvelopeComputer:
         """
         n = len(X)
         out = np.empty((n, len(self.bands), X.shape[1], self.n_times), np.float32)
-        parts = np.array_split(np.arange(n), max(1, min(self.threads, n)))
-        if len(parts) <= 1:
+        n_parts = max(1, min(self.threads, n))
+        if n_parts == 1:
             self._fill(out, X, idx, workers=self.threads)
             return out
-        with ThreadPoolExecutor(len(parts)) as pool:
-            done = [
+        bounds = np.linspace(0, n, n_parts + 1).astype(int)
+        parts = [slice(a, b) for a, b in itertools.pairwise(bounds)]
+        with ThreadPoolExecutor(n_parts) as pool:
+            for done in [
                 pool.submit(
-                    self._fill,
-                    out[p[0] : p[-1] + 1],
-                    X[p[0] : p[-1] + 1],
-                    None if idx is None else idx[p[0] : p[-1] + 1],
-                    workers=1,
+                    self._fill, out[p], X[p], None if idx is None else idx[p], workers=1
                 )
                 for p in parts
-            ]
-            for future in done:
-                future.result()
+            ]:
+                done.result()  # re-raises an error of the thread
         return out
 
     def _fill(
