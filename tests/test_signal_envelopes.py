@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import scipy.signal
+import torch
 
 from envcorr import InvalidInputError, band_envelopes
 from envcorr.data import Recordings
@@ -98,6 +99,15 @@ def test_threads_share_a_batch_without_changing_a_number(continuous):
         np.testing.assert_array_equal(computer(X[2:5], idx[2:5]), one[2:5])
     with pytest.raises(InvalidInputError, match="'threads'"):
         EnvelopeComputer(SFREQ, BANDS, 1000, threads=0)
+
+
+def test_threads_follow_torch_by_default():
+    old = torch.get_num_threads()
+    try:
+        torch.set_num_threads(3)
+        assert EnvelopeComputer(SFREQ, BANDS, 1000).threads == 3
+    finally:
+        torch.set_num_threads(old)
 
 
 @pytest.mark.parametrize(

@@ -254,7 +254,6 @@ def compute_maps(
         method=filter_method,
         margin=margin,
         continuous=continuous,
-        threads=torch.get_num_threads(),
     )
     n_feat = len(bands) * n_chans
     if batch_size is None:

@@ -42,13 +42,13 @@ least 0.5 s and at most 10 s.
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.fft
 import scipy.signal
+import torch
 
 from .._utils.check import check_array, check_int, check_option
 from ..data._trials import Recordings
@@ -148,7 +148,8 @@ class EnvelopeComputer:
         Recordings the trials were cut from.
     threads : int | None
         Threads that share the work of a batch, each on its own trials; None
-        for every core this process may run on. SciPy's filters and NumPy's
+        for as many as torch uses (``torch.get_num_threads()``, which a study's
+        Dask workers set to their share of the cores). SciPy's filters and NumPy's
         element-wise operations run on one thread each, so the batch is split
         rather than each operation; every trial's numbers are the same either
         way.
@@ -177,7 +178,7 @@ class EnvelopeComputer:
         self.margin = margin
         self.continuous = continuous
         if threads is None:
-            threads = _available_cores()
+            threads = torch.get_num_threads()
         self.threads = check_int("threads", threads, minimum=1)
         n_total = n_times + 2 * margin
         self.n_fft = scipy.fft.next_fast_len(n_total, real=True)
@@ -233,13 +234,15 @@ class EnvelopeComputer:
         bounds = np.linspace(0, n, n_parts + 1).astype(int)
         parts = [slice(a, b) for a, b in itertools.pairwise(bounds)]
         with ThreadPoolExecutor(n_parts) as pool:
-            for done in [
-                pool.submit(
-                    self._fill, out[p], X[p], None if idx is None else idx[p], workers=1
+            # list() waits for every part and re-raises a thread's error
+            list(
+                pool.map(
+                    lambda p: self._fill(
+                        out[p], X[p], None if idx is None else idx[p], workers=1
+                    ),
+                    parts,
                 )
-                for p in parts
-            ]:
-                done.result()  # re-raises an error of the thread
+            )
         return out
 
     def _fill(
@@ -268,13 +271,6 @@ class EnvelopeComputer:
                 np.multiply(spec_b, self._mask, out=full[..., :n_pos])
             analytic = scipy.fft.ifft(full, axis=-1, workers=workers)
             np.abs(analytic[..., m : m + n_times], out=out[:, b])
-
-
-def _available_cores() -> int:
-    """Cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def band_envelopes(
