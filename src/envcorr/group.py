@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -428,3 +429,254 @@ def write_group(
     with atomic_path(path) as tmp:
         group.to_netcdf(tmp, engine=ENGINE)
     return path
+
+
+@dataclass(frozen=True)
+class TruthRecovery:
+    """What a study's group tests find of a known answer (:func:`truth_recovery`).
+
+    Attributes
+    ----------
+    effects : pandas.DataFrame
+        The envelope–class correlation test at each effect: one row per effect
+        and analysis band that holds it, with the effect's ``class``, ``band``
+        (the analysis band), ``channel``, ``sign`` and ``strength``, the
+        group's ``corr`` (mean over subjects), ``t``, ``p_fwer`` and ``q_fdr``,
+        ``found`` (``p_fwer < alpha`` with the effect's sign) and ``found_fdr``
+        (the same with ``q_fdr``). Empty when the group has no class test.
+    class_bands : pandas.DataFrame
+        The class test band by band: ``band``, ``effects`` (the effects it
+        holds), ``cells`` (band × channel × class cells tested), ``found``
+        (effects found), and ``elsewhere`` (cells without an effect with
+        ``p_fwer < alpha``, either sign).
+    maps : pandas.DataFrame
+        The trained − untrained test (mean |r|), one row per band and layer:
+        ``band``, ``layer``, ``simulated`` (the electrodes with an effect in
+        this band, in the group's channel order), ``found`` (those with a
+        positive mean difference and ``p_fwer < alpha``), ``found_fdr`` (the
+        same with ``q_fdr``), ``elsewhere`` (the number of other electrodes of
+        this band and layer with a positive difference and ``p_fwer < alpha``)
+        and ``lower`` (electrodes with a negative difference and
+        ``p_fwer < alpha``: tracked less after training).
+    alpha : float
+        The threshold used.
+    """
+
+    effects: Any
+    class_bands: Any
+    maps: Any
+    alpha: float
+
+
+def truth_recovery(
+    group: Any,
+    truth: Any = None,
+    *,
+    alpha: float = 0.05,
+) -> TruthRecovery:
+    """How a study's group tests recover a known answer: simulated effects.
+
+    The simulated data (``envcorr study --data simulated``) put each class
+    effect of :func:`envcorr.data.simulation_truth` into one frequency range
+    at one source. An analysis band *holds* an effect when its range overlaps
+    the effect's ``[fmin, fmax]`` by more than 0 Hz (with the default bands:
+    alpha, beta and high gamma; delta, theta and low gamma hold none).
+
+    Parameters
+    ----------
+    group : xarray.Dataset | path-like
+        The group dataset, or the path of a study's ``group.nc``.
+    truth : pandas.DataFrame | None
+        The effects, with the columns of
+        :func:`envcorr.data.simulation_truth` (``class``, ``band``,
+        ``channel``, ``sign``, ``strength``, ``fmin``, ``fmax``); None (the
+        default) for those of a study on the simulated data, each effect's
+        ``strength`` averaged over the group's subjects.
+    alpha : float
+        The threshold of ``p_fwer`` and ``q_fdr`` (default 0.05).
+
+    Returns
+    -------
+    recovery : TruthRecovery
+        The class test at each effect and band by band, and the trained −
+        untrained test band by band and layer by layer (effects at electrodes
+        or of classes the group lacks are left out).
+    """
+    import numpy as np
+    import pandas as pd
+
+    from ._utils.check import check_positive_float
+
+    group = as_group(
+        group, "layer_mean_abs_corr_diff", "diff_p_fwer", "diff_q_fdr", name="group"
+    )
+    alpha = check_positive_float("alpha", alpha)
+    if alpha >= 1:
+        raise invalid("alpha", f"{alpha!r} is not below 1.", "Use e.g. 0.05.")
+    truth = _study_truth(group) if truth is None else _check_truth(truth)
+    channels = [str(c) for c in group["channel"].values]
+    bands = {
+        str(b): (float(lo), float(hi))
+        for b, lo, hi in zip(
+            group["band"].values,
+            group["band_low"].values,
+            group["band_high"].values,
+            strict=True,
+        )
+    }
+    present = truth[truth["channel"].isin(channels)]
+
+    def holds(band: str, row: Any) -> bool:
+        lo, hi = bands[band]
+        return min(hi, row["fmax"]) - max(lo, row["fmin"]) > 0
+
+    rows = []
+    if "class_p_fwer" in group.variables:
+        stats = {
+            name: group[var]
+            for name, var in (
+                ("corr", "class_corr"),
+                ("t", "class_t"),
+                ("p_fwer", "class_p_fwer"),
+                ("q_fdr", "class_q_fdr"),
+            )
+        }
+        classes = {str(c) for c in group["class"].values}
+        for _, row in present[present["class"].isin(classes)].iterrows():
+            for band in bands:
+                if not holds(band, row):
+                    continue
+                cell = {"band": band, "channel": row["channel"], "class": row["class"]}
+                values = {k: float(v.sel(cell)) for k, v in stats.items()}
+                right_sign = np.sign(values["corr"]) == row["sign"]
+                rows.append(
+                    {
+                        "class": row["class"],
+                        "band": band,
+                        "channel": row["channel"],
+                        "sign": int(row["sign"]),
+                        "strength": float(row["strength"]),
+                        **values,
+                        "found": bool(right_sign and values["p_fwer"] < alpha),
+                        "found_fdr": bool(right_sign and values["q_fdr"] < alpha),
+                    }
+                )
+    effects = pd.DataFrame(
+        rows,
+        columns=[
+            "class", "band", "channel", "sign", "strength",
+            "corr", "t", "p_fwer", "q_fdr", "found", "found_fdr",
+        ],
+    )  # fmt: skip
+    class_bands = pd.DataFrame(
+        _class_bands(group, effects, alpha) if "class_p_fwer" in group else [],
+        columns=["band", "effects", "cells", "found", "elsewhere"],
+    )
+
+    diff = group["layer_mean_abs_corr_diff"].transpose("layer", "band", "channel")
+    p_fwer = group["diff_p_fwer"].transpose("layer", "band", "channel")
+    q_fdr = group["diff_q_fdr"].transpose("layer", "band", "channel")
+    with np.errstate(invalid="ignore"):
+        up = diff.values > 0
+        fwer = np.isfinite(p_fwer.values) & (p_fwer.values < alpha)
+        fdr = np.isfinite(q_fdr.values) & (q_fdr.values < alpha)
+    names = np.array(channels, dtype=object)
+    rows = []
+    for b, band in enumerate(bands):
+        held = {r["channel"] for _, r in present.iterrows() if holds(band, r)}
+        sim = np.array([c in held for c in channels])
+        for i, layer in enumerate(group["layer"].values):
+            pos_fwer, pos_fdr = up[i, b] & fwer[i, b], up[i, b] & fdr[i, b]
+            rows.append(
+                {
+                    "band": band,
+                    "layer": str(layer),
+                    "simulated": names[sim].tolist(),
+                    "found": names[sim & pos_fwer].tolist(),
+                    "found_fdr": names[sim & pos_fdr].tolist(),
+                    "elsewhere": int((~sim & pos_fwer).sum()),
+                    "lower": int((~up[i, b] & fwer[i, b]).sum()),
+                }
+            )
+    return TruthRecovery(effects, class_bands, pd.DataFrame(rows), alpha)
+
+
+def _class_bands(group: Any, effects: Any, alpha: float) -> list[dict[str, Any]]:
+    """Band by band: the effects of the class test, found or not, and the rest."""
+    import numpy as np
+
+    p = group["class_p_fwer"].transpose("band", "channel", "class")
+    with np.errstate(invalid="ignore"):
+        significant = np.isfinite(p.values) & (p.values < alpha)
+    is_effect = np.zeros_like(significant)
+    index = {
+        dim: {str(v): i for i, v in enumerate(p[dim].values)}
+        for dim in ("band", "channel", "class")
+    }
+    for _, e in effects.iterrows():
+        is_effect[
+            index["band"][e["band"]],
+            index["channel"][e["channel"]],
+            index["class"][e["class"]],
+        ] = True
+    rows = []
+    for b, band in enumerate(index["band"]):
+        held = effects[effects["band"] == band]
+        rows.append(
+            {
+                "band": band,
+                "effects": len(held),
+                "cells": int(np.isfinite(p.values[b]).sum()),
+                "found": int(held["found"].sum()),
+                "elsewhere": int((significant[b] & ~is_effect[b]).sum()),
+            }
+        )
+    return rows
+
+
+_TRUTH_COLUMNS = ("class", "band", "channel", "sign", "strength", "fmin", "fmax")
+
+
+def _check_truth(truth: Any) -> Any:
+    import pandas as pd
+
+    if not isinstance(truth, pd.DataFrame):
+        raise invalid(
+            "truth",
+            f"expected a pandas.DataFrame, got {type(truth).__name__}.",
+            "Pass the table of envcorr.data.simulation_truth(), or leave truth out.",
+        )
+    missing = [c for c in _TRUTH_COLUMNS if c not in truth.columns]
+    if missing:
+        raise invalid(
+            "truth",
+            f"the table has no column {', '.join(repr(m) for m in missing)}.",
+            "Give the columns of envcorr.data.simulation_truth().",
+        )
+    return truth
+
+
+def is_simulated(group: Any) -> bool:
+    """Whether ``group`` is a study of the simulated data (it has a known answer)."""
+    return str(group.attrs.get("dataset", "")) == "simulated"
+
+
+def _study_truth(group: Any) -> Any:
+    """The simulation's effects for the group's subjects, strength averaged."""
+    import numpy as np
+
+    from .data.simulate import simulation_truth
+
+    if not is_simulated(group):
+        raise invalid(
+            "truth",
+            "the group is not a study of the simulated data "
+            f"(dataset: {group.attrs.get('dataset', 'not recorded')!r}), so it has "
+            "no known answer.",
+            "Pass the effects you expect as a table like "
+            "envcorr.data.simulation_truth().",
+        )
+    tables = [simulation_truth(subject=int(s)) for s in group["subject"].values]
+    truth = tables[0].copy()
+    truth["strength"] = np.mean([t["strength"].values for t in tables], axis=0)
+    return truth
