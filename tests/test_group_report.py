@@ -12,7 +12,7 @@ import pytest
 from _figures import close_figures  # noqa: F401
 from _results_fixture import make_results
 from envcorr._utils.check import InvalidInputError
-from envcorr.group import group_maps
+from envcorr.group import group_maps, truth_recovery
 from envcorr.group_report import find_group, group_report_only, make_group_report
 
 BANDS = {"alpha": (7.0, 13.0), "beta": (13.0, 31.0)}
@@ -192,3 +192,27 @@ def test_envcorr_report_keeps_an_existing_group_report_unless_overwrite(
     assert out.read_text() == "mine" and not (tmp_path / "figures").exists()
     assert main(["report", str(study), "-o", str(out), "--overwrite", "-q"]) == 0
     assert "subjects/1/report.html" in out.read_text(encoding="utf-8")
+
+
+def test_a_simulated_study_shows_its_known_answer(tmp_path):
+    subjects = {k: make_results(n_layers=2, bands=BANDS, seed=k) for k in SUBJECTS}
+    for ds in subjects.values():
+        ds.attrs["dataset"] = "simulated"
+    group = group_maps(subjects, options={"data": "simulated"})
+    html = make_group_report(
+        group, tmp_path / "report.html", figures=[], verbose=False
+    ).read_text(encoding="utf-8")
+    assert 'href="#truth"' in html
+    truth = unescape(section(html, "truth"))
+    recovery = truth_recovery(group)
+    effects, maps = (b.split("</tbody>")[0] for b in truth.split("<tbody>")[1:])
+    # the simulation's 9 alpha and 5 beta effects; 2 bands x 2 layers
+    assert effects.count("<tr>") == len(recovery.effects) == 14
+    assert maps.count("<tr>") == len(recovery.maps) == 4
+    n_found = int(recovery.effects["found"].sum())
+    assert f"The class test finds {n_found} of 14 effects" in truth
+    assert f"{n_found}/14" in unescape(html.split("</header>")[0])
+
+
+def test_other_data_have_no_known_answer(html):
+    assert 'id="truth"' not in html and "Simulated effects found" not in html

@@ -24,7 +24,7 @@ from ._utils.docs import fill_doc
 from ._utils.logs import verbose
 from ._version import __version__
 from .config import FIGURES_NAME, REPORT_NAME
-from .group import as_group, is_group, read_group
+from .group import as_group, is_group, is_simulated, read_group, truth_recovery
 from .report import (
     _attr,
     _bands,
@@ -288,6 +288,64 @@ def _statistics(group: xr.Dataset) -> list[str]:
     return paragraphs
 
 
+def _truth(group: xr.Dataset) -> dict[str, Any] | None:
+    """The known answer of a study on the simulated data, as the report shows it."""
+    if not is_simulated(group):
+        return None
+    recovery = truth_recovery(group)
+    effects = [
+        {
+            "cls": row["class"].replace("_", " "),
+            "band": row["band"],
+            "channel": row["channel"],
+            "change": f"{row['strength']:+.0%}",
+            "corr": f"{row['corr']:+.3f}",
+            "t": f"{row['t']:+.1f}",
+            "p_fwer": f"{row['p_fwer']:.3g}",
+            "q_fdr": f"{row['q_fdr']:.3g}",
+            "found": bool(row["found"]),
+        }
+        for _, row in recovery.effects.iterrows()
+    ]
+    bands = recovery.class_bands
+    empty = bands[bands["effects"] == 0]
+    summary = None
+    if len(bands):
+        summary = (
+            f"The class test finds {int(bands['found'].sum())} of "
+            f"{int(bands['effects'].sum())} effects (p_FWER < {recovery.alpha:g}, "
+            "with the simulated sign)"
+        )
+        if len(empty):
+            summary += (
+                f" and {int(empty['elsewhere'].sum())} of "
+                f"{int(empty['cells'].sum())} cells in the bands that hold no "
+                f"effect ({', '.join(empty['band'])})"
+            )
+        summary += "."
+    maps = [
+        {
+            "band": row["band"],
+            "layer": row["layer"],
+            "simulated": " ".join(row["simulated"]) or "—",
+            "found": " ".join(row["found"]) or "—",
+            "found_fdr": " ".join(row["found_fdr"]) or "—",
+            "elsewhere": row["elsewhere"],
+            "lower": row["lower"],
+        }
+        for _, row in recovery.maps.iterrows()
+    ]
+    return {
+        "alpha": f"{recovery.alpha:g}",
+        "effects": effects,
+        "summary": summary,
+        "maps": maps,
+        "found": f"{int(bands['found'].sum())}/{int(bands['effects'].sum())}"
+        if len(bands)
+        else None,
+    }
+
+
 def _context(
     group: xr.Dataset, study: Path, out: Path, title: str | None
 ) -> dict[str, Any]:
@@ -299,10 +357,12 @@ def _context(
     finite = accuracy[np.isfinite(accuracy)]
     mean_acc = _percent(finite.mean()) if finite.size else None
     subtitle = " · ".join(p for p in (model, dataset, f"{n} subjects") if p)
+    truth = _truth(group)
     highlights = [
         ("Subjects", n),
         ("Failed", len(failures)),
         ("Mean test accuracy", mean_acc),
+        ("Simulated effects found", truth["found"] if truth else None),
         ("Model", model),
         ("Layers", group.sizes.get("layer")),
         ("Bands", group.sizes.get("band")),
@@ -318,6 +378,7 @@ def _context(
         "has_minutes": any(s["minutes"] for s in subjects),
         "failures": failures,
         "statistics": _statistics(group),
+        "truth": truth,
         "bands": _bands(group),
         "config": _json_block(_attr(group, "config")),
         "versions": _versions(_attr(group, "versions")),
