@@ -505,95 +505,38 @@ def truth_recovery(
     import numpy as np
     import pandas as pd
 
-    from ._utils.check import check_positive_float
-
     group = as_group(
         group, "layer_mean_abs_corr_diff", "diff_p_fwer", "diff_q_fdr", name="group"
     )
-    alpha = check_positive_float("alpha", alpha)
-    if alpha >= 1:
-        raise invalid("alpha", f"{alpha!r} is not below 1.", "Use e.g. 0.05.")
+    cell = ("layer", "band", "channel")
+    fwer = significant(group, "diff", "p_fwer", alpha, cell)  # checks alpha
+    fdr = significant(group, "diff", "q_fdr", alpha, cell)
     truth = _study_truth(group) if truth is None else _check_truth(truth)
-    channels = [str(c) for c in group["channel"].values]
-    bands = {
-        str(b): (float(lo), float(hi))
-        for b, lo, hi in zip(
-            group["band"].values,
-            group["band_low"].values,
-            group["band_high"].values,
-            strict=True,
-        )
-    }
-    present = truth[truth["channel"].isin(channels)]
+    channels = np.array([str(c) for c in group["channel"].values], dtype=object)
+    bands = [str(b) for b in group["band"].values]
+    present = truth[truth["channel"].isin(channels)].reset_index(drop=True)
+    # held[k, b]: analysis band b overlaps the range of effect k
+    low, high = group["band_low"].values, group["band_high"].values
+    held = (
+        np.minimum(high, present["fmax"].values[:, None])
+        - np.maximum(low, present["fmin"].values[:, None])
+    ) > 0
 
-    def holds(band: str, row: Any) -> bool:
-        lo, hi = bands[band]
-        return min(hi, row["fmax"]) - max(lo, row["fmin"]) > 0
+    effects, class_bands = _class_effects(group, present, held, alpha)
 
-    rows = []
-    if "class_p_fwer" in group.variables:
-        stats = {
-            name: group[var]
-            for name, var in (
-                ("corr", "class_corr"),
-                ("t", "class_t"),
-                ("p_fwer", "class_p_fwer"),
-                ("q_fdr", "class_q_fdr"),
-            )
-        }
-        classes = {str(c) for c in group["class"].values}
-        for _, row in present[present["class"].isin(classes)].iterrows():
-            for band in bands:
-                if not holds(band, row):
-                    continue
-                cell = {"band": band, "channel": row["channel"], "class": row["class"]}
-                values = {k: float(v.sel(cell)) for k, v in stats.items()}
-                right_sign = np.sign(values["corr"]) == row["sign"]
-                rows.append(
-                    {
-                        "class": row["class"],
-                        "band": band,
-                        "channel": row["channel"],
-                        "sign": int(row["sign"]),
-                        "strength": float(row["strength"]),
-                        **values,
-                        "found": bool(right_sign and values["p_fwer"] < alpha),
-                        "found_fdr": bool(right_sign and values["q_fdr"] < alpha),
-                    }
-                )
-    effects = pd.DataFrame(
-        rows,
-        columns=[
-            "class", "band", "channel", "sign", "strength",
-            "corr", "t", "p_fwer", "q_fdr", "found", "found_fdr",
-        ],
-    )  # fmt: skip
-    class_bands = pd.DataFrame(
-        _class_bands(group, effects, alpha) if "class_p_fwer" in group else [],
-        columns=["band", "effects", "cells", "found", "elsewhere"],
-    )
-
-    diff = group["layer_mean_abs_corr_diff"].transpose("layer", "band", "channel")
-    p_fwer = group["diff_p_fwer"].transpose("layer", "band", "channel")
-    q_fdr = group["diff_q_fdr"].transpose("layer", "band", "channel")
-    with np.errstate(invalid="ignore"):
-        up = diff.values > 0
-        fwer = np.isfinite(p_fwer.values) & (p_fwer.values < alpha)
-        fdr = np.isfinite(q_fdr.values) & (q_fdr.values < alpha)
-    names = np.array(channels, dtype=object)
+    up = group["layer_mean_abs_corr_diff"].transpose(*cell).values > 0
     rows = []
     for b, band in enumerate(bands):
-        held = {r["channel"] for _, r in present.iterrows() if holds(band, r)}
-        sim = np.array([c in held for c in channels])
+        sim = np.isin(channels, present["channel"].values[held[:, b]])
         for i, layer in enumerate(group["layer"].values):
             pos_fwer, pos_fdr = up[i, b] & fwer[i, b], up[i, b] & fdr[i, b]
             rows.append(
                 {
                     "band": band,
                     "layer": str(layer),
-                    "simulated": names[sim].tolist(),
-                    "found": names[sim & pos_fwer].tolist(),
-                    "found_fdr": names[sim & pos_fdr].tolist(),
+                    "simulated": channels[sim].tolist(),
+                    "found": channels[sim & pos_fwer].tolist(),
+                    "found_fdr": channels[sim & pos_fdr].tolist(),
                     "elsewhere": int((~sim & pos_fwer).sum()),
                     "lower": int((~up[i, b] & fwer[i, b]).sum()),
                 }
@@ -601,37 +544,63 @@ def truth_recovery(
     return TruthRecovery(effects, class_bands, pd.DataFrame(rows), alpha)
 
 
-def _class_bands(group: Any, effects: Any, alpha: float) -> list[dict[str, Any]]:
-    """Band by band: the effects of the class test, found or not, and the rest."""
+def _class_effects(
+    group: Any, present: Any, held: Any, alpha: float
+) -> tuple[Any, Any]:
+    """The class test at each effect, and band by band (:class:`TruthRecovery`)."""
     import numpy as np
+    import pandas as pd
 
-    p = group["class_p_fwer"].transpose("band", "channel", "class")
-    with np.errstate(invalid="ignore"):
-        significant = np.isfinite(p.values) & (p.values < alpha)
-    is_effect = np.zeros_like(significant)
-    index = {
-        dim: {str(v): i for i, v in enumerate(p[dim].values)}
-        for dim in ("band", "channel", "class")
+    columns = [
+        "class", "band", "channel", "sign", "strength",
+        "corr", "t", "p_fwer", "q_fdr", "found", "found_fdr",
+    ]  # fmt: skip
+    band_columns = ["band", "effects", "cells", "found", "elsewhere"]
+    if "class_p_fwer" not in group.variables:
+        return pd.DataFrame([], columns=columns), pd.DataFrame([], columns=band_columns)
+    dims = ("band", "channel", "class")
+    stats = {
+        name: group[f"class_{name}"].transpose(*dims).values
+        for name in ("corr", "t", "p_fwer", "q_fdr")
     }
-    for _, e in effects.iterrows():
-        is_effect[
-            index["band"][e["band"]],
-            index["channel"][e["channel"]],
-            index["class"][e["class"]],
-        ] = True
+    fwer = significant(group, "class", "p_fwer", alpha, dims)
+    fdr = significant(group, "class", "q_fdr", alpha, dims)
+    bands = [str(b) for b in group["band"].values]
+    channels = [str(c) for c in group["channel"].values]
+    classes = [str(c) for c in group["class"].values]
+    is_effect = np.zeros_like(fwer)
     rows = []
-    for b, band in enumerate(index["band"]):
-        held = effects[effects["band"] == band]
-        rows.append(
-            {
-                "band": band,
-                "effects": len(held),
-                "cells": int(np.isfinite(p.values[b]).sum()),
-                "found": int(held["found"].sum()),
-                "elsewhere": int((significant[b] & ~is_effect[b]).sum()),
-            }
-        )
-    return rows
+    for k, row in present.iterrows():
+        if row["class"] not in classes:
+            continue
+        c, j = channels.index(row["channel"]), classes.index(row["class"])
+        for b in np.flatnonzero(held[k]):
+            is_effect[b, c, j] = True
+            right_sign = np.sign(stats["corr"][b, c, j]) == row["sign"]
+            rows.append(
+                {
+                    "class": row["class"],
+                    "band": bands[b],
+                    "channel": row["channel"],
+                    "sign": int(row["sign"]),
+                    "strength": float(row["strength"]),
+                    **{name: float(v[b, c, j]) for name, v in stats.items()},
+                    "found": bool(right_sign and fwer[b, c, j]),
+                    "found_fdr": bool(right_sign and fdr[b, c, j]),
+                }
+            )
+    effects = pd.DataFrame(rows, columns=columns)
+    per_band = [
+        {
+            "band": band,
+            "effects": int((effects["band"] == band).sum()),
+            "cells": int(np.isfinite(stats["p_fwer"][b]).sum()),
+            "found": int(effects.loc[effects["band"] == band, "found"].sum()),
+            "elsewhere": int((fwer[b] & ~is_effect[b]).sum()),
+        }
+        for b, band in enumerate(bands)
+    ]
+    return effects, pd.DataFrame(per_band, columns=band_columns)
 
 
 _TRUTH_COLUMNS = ("class", "band", "channel", "sign", "strength", "fmin", "fmax")
@@ -640,12 +609,14 @@ _TRUTH_COLUMNS = ("class", "band", "channel", "sign", "strength", "fmin", "fmax"
 def _check_truth(truth: Any) -> Any:
     import pandas as pd
 
-    if not isinstance(truth, pd.DataFrame):
-        raise invalid(
-            "truth",
-            f"expected a pandas.DataFrame, got {type(truth).__name__}.",
-            "Pass the table of envcorr.data.simulation_truth(), or leave truth out.",
-        )
+    from ._utils.check import check_instance
+
+    check_instance(
+        "truth",
+        truth,
+        pd.DataFrame,
+        "Pass the table of envcorr.data.simulation_truth(), or leave truth out.",
+    )
     missing = [c for c in _TRUTH_COLUMNS if c not in truth.columns]
     if missing:
         raise invalid(

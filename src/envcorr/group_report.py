@@ -309,12 +309,12 @@ def _truth(group: xr.Dataset) -> dict[str, Any] | None:
     ]
     bands = recovery.class_bands
     empty = bands[bands["effects"] == 0]
+    n_found, n_effects = int(bands["found"].sum()), int(bands["effects"].sum())
     summary = None
     if len(bands):
         summary = (
-            f"The class test finds {int(bands['found'].sum())} of "
-            f"{int(bands['effects'].sum())} effects (p_FWER < {recovery.alpha:g}, "
-            "with the simulated sign)"
+            f"The class test finds {n_found} of {n_effects} effects "
+            f"(p_FWER < {recovery.alpha:g}, with the simulated sign)"
         )
         if len(empty):
             summary += (
@@ -340,9 +340,7 @@ def _truth(group: xr.Dataset) -> dict[str, Any] | None:
         "effects": effects,
         "summary": summary,
         "maps": maps,
-        "found": f"{int(bands['found'].sum())}/{int(bands['effects'].sum())}"
-        if len(bands)
-        else None,
+        "found": f"{n_found}/{n_effects}" if len(bands) else None,
     }
 
 
