@@ -14,9 +14,11 @@ neighbours. Each continuous run is the sum of
 * spatially smooth pink (1/f power) background noise: one source at each
   electrode position, mixed as above;
 * sensorimotor rhythms from sources at C3, C4 (hand areas), Cz (feet area) and
-  C5, C6 (lateral, tongue/face area): alpha/mu (peak near 10 Hz) and beta (near
-  20 Hz), with the natural waxing and waning of band-limited noise;
-* broadband high-gamma activity (71–91 Hz) from the same sources, weak at rest;
+  C5, C6 (lateral, tongue/face area): alpha/mu (peak near 10 Hz, 7 µV RMS at
+  the source) and beta (near 20 Hz, 6 µV), with the natural waxing and waning
+  of band-limited noise;
+* broadband high-gamma activity (71–91 Hz, nothing outside it, 3 µV) from the
+  same sources;
 * an occipital alpha rhythm (source at Oz, not recorded) unrelated to the task;
 * white sensor noise.
 
@@ -32,6 +34,13 @@ offset and strength:
   with an alpha power *increase* at both hand areas (the "focal ERD / surround
   ERS" pattern reported for tongue and foot imagery by Pfurtscheller et al.
   2006, NeuroImage 31:153–159).
+
+Each rhythm is stronger at its source electrode than the background in the
+band that analyses it (about 4.3, 4.8 and 1.4 µV RMS of background in the
+default 7–13, 13–31 and 71–91 Hz bands), so that a trained network can use
+all three rhythms and a group study recovers each of their effects (see
+:func:`envcorr.group.truth_recovery`); sources under Cz, C5 and C6 are 0.8,
+0.7 and 0.7 times as strong.
 
 Power changes are applied to the amplitude of the band-limited source signal
 as ``sqrt(1 + change × window(t))``; the ``strength`` of the truth table is the
@@ -113,7 +122,7 @@ _EFFECTS = (
 
 _MOTOR_SOURCES = ("C3", "C4", "Cz", "C5", "C6")
 # Root-mean-square amplitude (V) at the source of each rhythm, at rest.
-_RHYTHM_RMS = {"alpha": 7e-6, "beta": 3e-6, "high_gamma": 1.5e-6}
+_RHYTHM_RMS = {"alpha": 7e-6, "beta": 6e-6, "high_gamma": 3e-6}
 _MOTOR_RMS_SCALE = {"C3": 1.0, "C4": 1.0, "Cz": 0.8, "C5": 0.7, "C6": 0.7}
 _OCCIPITAL_ALPHA_RMS = 12e-6
 _BACKGROUND_RMS = 12e-6  # pink background at each electrode after mixing
@@ -427,9 +436,10 @@ def simulate_motor_imagery(
         Deep4Net trained on session 1 with cropped decoding classifies session
         2 well above chance but not perfectly.
     subject : int | None
-        ``None`` (default) simulates the one subject of earlier releases, bit
-        for bit. An integer k >= 1 simulates subject k of a study: its data
-        come from ``numpy.random.SeedSequence([seed, k])`` and its physiology
+        ``None`` (default) simulates the default subject (effect strength
+        and noise level 1, no source displacement). An integer k >= 1
+        simulates subject k of a study: its data come from
+        ``numpy.random.SeedSequence([seed, k])`` and its physiology
         (effect strength, alpha peak frequency, source positions, noise
         level) from :func:`subject_physiology`; among subjects 1–9 exactly
         two are weak responders.
@@ -637,7 +647,9 @@ def _simulate_run(
     motor = np.zeros((len(_MOTOR_SOURCES), n_samples))
     for band, rms in _RHYTHM_RMS.items():
         if band == "high_gamma":
-            gains = [_band_gain(freqs, *SIMULATED_BANDS[band], edge=3.0)]
+            # Raised-cosine edges inside the band: no power outside 71-91 Hz.
+            low, high = SIMULATED_BANDS[band]
+            gains = [_band_gain(freqs, low + 3.0, high - 3.0, edge=3.0)]
         else:
             width = 1.5 if band == "alpha" else 3.0
             gains = [_band_gain(freqs, p - width, p + width, 2.0) for p in peaks[band]]
