@@ -33,9 +33,9 @@ changed; trial-wise training runs the network itself.
 
 Why EEGNet is trained on crops: on the simulated data, trial-wise EEGNet fits
 the training session by its trials' waveforms and stays at chance on the test
-session (24.7 % after 20 epochs, 21.9 % after 80; chance 25 %), while the same
-network with 19 crop predictions per 1125-sample trial reaches 51.7 % after 20
-epochs, 73.6 % after 40 and 87.8 % after 80.
+session (26.7 % after 20 epochs, 27.4 % after 80; chance 25 %), while the same
+network with 19 crop predictions per 1125-sample trial reaches 51.0 % after 20
+epochs and 72.6 % after 40.
 """
 
 from __future__ import annotations

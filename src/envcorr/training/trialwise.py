@@ -20,11 +20,13 @@ through its nonlinearities can fit the few training trials by their waveforms
 instead. On the simulated data (broadband, 250 Hz, 4.5-s trials) EEGNet,
 EEGNeX and ATCNet fit session 1 but stay near chance on session 2 after 20
 epochs, while networks with a power layer (variance, or square and log)
-generalise: FBCNet 74 %, SCCNet 49 % (chance 25 %). Trial-wise EEGNet stays at
-chance on the raw signal after 80 epochs too (21.9 %), and learns once the
-strong 1/f background below 4 Hz is removed (54.9 % after 80 epochs of data
-band-passed from 4 Hz); trained on crops, which is what ``train_model`` does
-for it, it reaches 51.7 % after 20 epochs of the raw signal.
+generalise (FBCNet 74 %, SCCNet 49 %, chance 25 %, before the simulation's
+beta and high gamma were made stronger). Trial-wise EEGNet stays at chance on
+the raw signal after 80 epochs too (27.4 %), and learned, on the earlier
+simulation, once the strong 1/f background below 4 Hz was removed (54.9 %
+after 80 epochs of data band-passed from 4 Hz); trained on crops, which is
+what ``train_model`` does for it, it reaches 51.0 % after 20 epochs of the
+raw signal.
 """
 
 from __future__ import annotations
