@@ -649,7 +649,8 @@ def _simulate_run(
         if band == "high_gamma":
             # Raised-cosine edges inside the band: no power outside 71-91 Hz.
             low, high = SIMULATED_BANDS[band]
-            gains = [_band_gain(freqs, low + 3.0, high - 3.0, edge=3.0)]
+            edge = 3.0
+            gains = [_band_gain(freqs, low + edge, high - edge, edge)]
         else:
             width = 1.5 if band == "alpha" else 3.0
             gains = [_band_gain(freqs, p - width, p + width, 2.0) for p in peaks[band]]
