@@ -3,8 +3,9 @@
 "The analysis costs little more than the network's own forward passes."
 
 W1: BCI IV 2a-sized session (288 x 22 x 1125 at 250 Hz, simulated), dense
-Deep4Net, 6 default bands: forward passes alone vs compute_maps vs the plain
-reference (benchmarks/reference.py), agreement, peak memory.
+Deep4Net, 6 default bands: forward passes alone vs compute_maps (also with the
+chance level, ``chance=True``) vs the plain reference
+(benchmarks/reference.py), agreement, peak memory.
 W2: 128 channels, the 32-band filter bank, 1x/2x/4x a base number of trials:
 time and peak memory of compute_maps.
 W1u: W1 with further untrained initialisations (``envcorr run --n-untrained``):
@@ -288,6 +289,7 @@ def _child(spec: dict) -> dict:
             input_scale=INPUT_SCALE,
             ch_pos=spec.get("ch_pos"),
             device=spec.get("device"),
+            chance=spec.get("chance", False),
             verbose="warning",
         )
         if kind == "profile":
@@ -477,16 +479,18 @@ def bench_w1(tmp: Path, args) -> None:
     base = {"data": str(data), "n_trials": n_trials}
     # Forward and compute_maps alternate, and the fastest run of each counts, so
     # that a burst of load from other processes hits both alike.
-    fwds, own_fwds, cms = [], [], []
+    fwds, own_fwds, cms, chances = [], [], [], []
     for _ in range(args.repeat):
         fwds.append(run_child({**base, "kind": "forward"}))
         own_fwds.append(run_child({**base, "kind": "forward_envcorr"}))
         cms.append(
             run_child({**base, "kind": "compute_maps", "save": str(tmp / "w1_cm.npz")})
         )
+        chances.append(run_child({**base, "kind": "compute_maps", "chance": True}))
     fwd = min(fwds, key=lambda r: r["seconds"])
     own_fwd = min(own_fwds, key=lambda r: r["seconds"])
     cm = min(cms, key=lambda r: r["seconds"])
+    with_chance = min(chances, key=lambda r: r["seconds"])
     ref = run_child({**base, "kind": "reference", "save": str(tmp / "w1_ref.npz")})
     a, b = np.load(tmp / "w1_cm.npz"), np.load(tmp / "w1_ref.npz")
     d_unit = float(np.nanmax(np.abs(a["unit_corr"] - b["unit_corr"])))
@@ -517,6 +521,12 @@ def bench_w1(tmp: Path, args) -> None:
         f"{cm['cpu_seconds']:.1f} s = {cpu_ratio:.2f}x forward; "
         f"{cm['seconds'] / own_fwd['seconds']:.2f}x envcorr's own forward) "
         f"{_mark(ratio <= TARGETS['w1_ratio_forward'])} target <= 1.25x"
+    )
+    _say(
+        f"W1 compute_maps with chance=True: {with_chance['seconds']:.2f} s "
+        f"(+{100 * (with_chance['seconds'] / cm['seconds'] - 1):.0f} % over "
+        f"compute_maps; best of {len(chances)}: {_times(chances)} s; peak "
+        f"{with_chance['peak_mb']:.0f} MB)"
     )
     _say(
         f"W1 reference: {ref['seconds']:.2f} s (compute_maps {speedup:.2f}x "

@@ -1,4 +1,5 @@
 import copy
+import json
 import os
 import warnings
 from pathlib import Path
@@ -45,9 +46,13 @@ def test_known_answer_unit_tracks_alpha_power_at_one_channel():
     assert diff.sel(band="alpha", channel="C4") == diff.max()
 
 
-def _direct(model, X, layer_fields, bands, y=None, class_field=None):
-    """Unbatched reference: np.corrcoef over trial-concatenated samples."""
-    env2 = band_envelopes(X, SFREQ, bands=bands).astype(np.float64) ** 2
+def _direct(model, X, layer_fields, bands, y=None, class_field=None, X_env=None):
+    """Unbatched reference: np.corrcoef over trial-concatenated samples.
+
+    The envelopes are those of ``X_env`` (default ``X``), trial by trial.
+    """
+    X_env = X if X_env is None else X_env
+    env2 = band_envelopes(X_env, SFREQ, bands=bands).astype(np.float64) ** 2
     acts = {}
     hooks = [
         dict(model.named_modules())[name].register_forward_hook(
@@ -120,6 +125,78 @@ def test_equals_direct_unbatched_numpy(deep4, batch_size):
         ds.layer_mean_corr.sel(network="trained")
         - ds.layer_mean_corr.sel(network="untrained"),
     )
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 10])
+def test_chance_pairs_each_trial_with_the_envelopes_of_the_one_before(
+    deep4, batch_size
+):
+    trained, untrained = deep4
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((10, 22, 1125)).astype(np.float32)
+    layers = ["pool_nonlin_2", "final_layer.conv_classifier"]
+    bands = {"alpha": (7.0, 13.0), "beta": (13.0, 31.0)}
+    ds = compute_maps(
+        trained,
+        X,
+        sfreq=SFREQ,
+        ch_names=[f"E{i}" for i in range(22)],
+        bands=bands,
+        layers=layers,
+        untrained_model=untrained,
+        batch_size=batch_size,
+        chance=True,
+        verbose=False,
+    )
+    fields = dict(zip(ds.layer.values, ds.receptive_field.values, strict=True))
+    # trial i against trial i - 1; trial 0 against the last trial
+    X_env = np.roll(X, 1, axis=0)
+    floor = {}
+    for net, model in (("trained", trained), ("untrained", untrained)):
+        ref = _direct(model, X, fields, bands, X_env=X_env)
+        for layer in layers:
+            floor[net, layer] = np.abs(ref[layer]).mean(0).reshape(2, 22)
+            np.testing.assert_allclose(
+                ds.chance_layer_mean_abs_corr.sel(network=net, layer=layer),
+                floor[net, layer],
+                atol=1e-6,
+            )
+    mac = ds.layer_mean_abs_corr
+    for layer in layers:
+        np.testing.assert_allclose(
+            ds.layer_mean_abs_corr_excess_diff.sel(layer=layer),
+            (mac.sel(network="trained", layer=layer) - floor["trained", layer])
+            - (mac.sel(network="untrained", layer=layer) - floor["untrained", layer]),
+            atol=2e-6,
+        )
+    assert ds.chance_layer_mean_abs_corr.dims == ("network", "layer", "band", "channel")
+    assert json.loads(ds.attrs["config"])["chance"] is True
+
+
+def test_chance_of_identical_trials_is_the_correlation_itself(small):
+    net, X = small
+    X = np.repeat(X[:1], 5, axis=0)
+    ds = _run(net, X, chance=True, untrained_model=PowerNet(4, 0, (40.0, 60.0)))
+    np.testing.assert_allclose(
+        ds.chance_layer_mean_abs_corr, ds.layer_mean_abs_corr, atol=1e-6
+    )
+    np.testing.assert_allclose(ds.layer_mean_abs_corr_excess_diff, 0.0, atol=1e-6)
+
+
+def test_chance_is_low_where_a_unit_tracks_its_own_trial():
+    X = modulated_alpha(channel=2)
+    net = PowerNet(n_chans=4, channel=2, band=(8.0, 12.0))
+    ds = _run(net, X, chance=True, untrained_model=PowerNet(4, 0, (40.0, 60.0)))
+    unit0 = ds.unit_corr.sel(network="trained", band="alpha", channel="C4")
+    assert float(unit0.isel(unit=0)) > 0.9
+    excess = ds.layer_mean_abs_corr_excess_diff.sel(
+        layer="pool", band="alpha", channel="C4"
+    )
+    assert float(excess) > 0.4
+    # without chance=True the variables are absent
+    plain = _run(net, X)
+    assert "chance_layer_mean_abs_corr" not in plain
+    assert "layer_mean_abs_corr_excess_diff" not in plain
 
 
 def test_result_layout(deep4):
@@ -305,6 +382,7 @@ def _run(net, X, **kw):
         (dict(filter_method="fir"), r"'filter_method'.*'auto', 'fft', 'sosfiltfilt'"),
         (dict(device="cuda:7"), r"'device'"),
         (dict(sfreq=-1), r"'sfreq'"),
+        (dict(chance="yes"), r"'chance'"),
         (dict(untrained_model=[]), r"'untrained_model'.*non-empty list"),
         (dict(untrained_model=["net"]), r"'untrained_model'"),
         (
@@ -316,6 +394,12 @@ def _run(net, X, **kw):
 def test_bad_input_names_the_parameter(small, change, match):
     with pytest.raises(InvalidInputError, match=match):
         _run(*small, **change)
+
+
+def test_chance_needs_two_trials(small):
+    net, X = small
+    with pytest.raises(InvalidInputError, match=r"'chance'.*single trial.*=False"):
+        _run(net, X[:1], chance=True)
 
 
 def test_whole_float_labels_count_as_class_indices(small):

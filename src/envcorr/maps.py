@@ -94,6 +94,7 @@ def compute_maps(
     probe: bool = True,
     dense: bool | None = None,
     samples: str = "all",
+    chance: bool = False,
     seed: int = 0,
     verbose: bool | str | int | None = None,
 ) -> xr.Dataset:
@@ -175,6 +176,14 @@ def compute_maps(
         positions aligned with the cropped decoder's predictions, as the
         original 2017 code did). "predictions" needs a deepest layer with
         positions in time (not one output per trial).
+    chance : bool
+        Also measure each network's chance level (docs/method.md, "The chance
+        level of mean |r|"): the same correlations with the envelopes of
+        another trial (trial i's activations against trial i - 1's envelopes,
+        trial 0's against the last trial's), in the same pass. Adds
+        ``chance_layer_mean_abs_corr`` and ``layer_mean_abs_corr_excess_diff``
+        (the trained − untrained difference of mean |r| above chance); needs
+        at least two trials. About a quarter more time (benchmarks/README.md).
     seed : int
         Seed of the re-initialised baseline when ``untrained_model`` is None
         (torch's global random state is left untouched).
@@ -186,8 +195,10 @@ def compute_maps(
         Layout documented in ``docs/results-format.md``: ``unit_corr`` (network,
         band, channel, unit), ``layer_mean_corr`` and ``layer_mean_abs_corr``
         (network, layer, band, channel), their ``*_diff`` (trained − untrained)
-        and ``class_corr`` (band, channel, class). ``network`` is
-        ``["trained", "untrained", "untrained_1", ...]``.
+        and ``class_corr`` (band, channel, class); with ``chance``,
+        ``chance_layer_mean_abs_corr`` (network, layer, band, channel) and
+        ``layer_mean_abs_corr_excess_diff`` (layer, band, channel). ``network``
+        is ``["trained", "untrained", "untrained_1", ...]``.
     """
     X = check_array("X", X, ndim=3, dims="(n_trials, n_channels, n_times)")
     n_trials, n_chans, n_times = X.shape
@@ -220,6 +231,14 @@ def compute_maps(
     samples = check_option("samples", samples, SAMPLES_OPTIONS)
     if dense is not None:
         dense = check_bool("dense", dense)
+    chance = check_bool("chance", chance)
+    if chance and n_trials < 2:
+        raise invalid(
+            "chance",
+            "the chance level pairs each trial with another one, but X holds "
+            "a single trial.",
+            "Pass at least two trials, or chance=False.",
+        )
     baselines, untrained_source = _baselines(model, untrained_model, seed)
     trained, geometry, dense = _analysed_network(
         model, dev, dense, n_times, layers, n_chans, probe
@@ -287,6 +306,7 @@ def compute_maps(
         input_scale=input_scale,
         batch_size=batch_size,
         device=dev,
+        chance=chance,
     )
     constant = [
         ch for ch, lo, hi in zip(ch_names, ch_min, ch_max, strict=True) if lo == hi
@@ -311,6 +331,7 @@ def compute_maps(
         "probe": probe,
         "dense": dense,
         "samples": samples,
+        "chance": chance,
         "seed": seed,
     }
     keys = {
@@ -322,6 +343,12 @@ def compute_maps(
             net: [acc[keys[g.name]].corr((net, g.name)) for g in geometry]
             for net in nets
         },
+        chance_corr={
+            net: [acc[keys[g.name]].corr(("chance", net, g.name)) for g in geometry]
+            for net in nets
+        }
+        if chance
+        else None,
         class_corr=None
         if y is None
         else acc[_class_key(class_field, n_times)].corr("class"),
@@ -365,12 +392,15 @@ def _accumulate(
     input_scale: float,
     batch_size: int,
     device: torch.device,
+    chance: bool = False,
 ) -> tuple[dict[tuple, PooledCorrelation], np.ndarray, np.ndarray]:
     """The one pass over the data: correlation sums of every network and layer.
 
-    Returns the accumulators (one per set of windows, see :func:`_window_key`)
-    and each channel's minimum and maximum over all trials (to find constant
-    channels).
+    Returns the accumulators (one per set of windows, see :func:`_window_key`;
+    groups ``(network, layer)`` and, with ``chance``, ``("chance", network,
+    layer)``: the activations of each trial against the features of the
+    trial before it) and each channel's minimum and maximum over all trials
+    (to find constant channels).
     """
     n_trials, n_chans, n_times = X.shape
     n_feat = len(computer.bands) * n_chans
@@ -384,6 +414,12 @@ def _accumulate(
     acc = {key: PooledCorrelation(n_feat, device=device) for key in windows_of}
     ch_min = np.full(n_chans, np.inf)
     ch_max = np.full(n_chans, -np.inf)
+    # Chance pairs: trial i's activations with the envelopes of trial i - 1
+    # (trial 0 with the last trial's), whatever the batches. ``previous`` holds
+    # the prepared features of the last trial seen, ``first`` trial 0's
+    # activations until the last trial's features are known.
+    previous: dict[tuple, torch.Tensor] = {}
+    first: dict[tuple, torch.Tensor] = {}
     starts = range(0, n_trials, batch_size)
     for start in progress(starts, desc="Analysing trials", unit="batch"):
         idx = np.arange(start, min(start + batch_size, n_trials))
@@ -406,13 +442,30 @@ def _accumulate(
                 onehot = one_hot_over_time(y[idx], n_classes, avg.shape[-1])
                 acc[key].add_group("class", onehot.to(device), prepared[key])
         del windows
+        if chance:  # the features of trials start - 1 .. end - 2
+            before = {
+                key: prepared[key][:-1]
+                if start == 0
+                else torch.cat([previous[key], prepared[key][:-1]])
+                for key in set(keys.values())
+            }
+            previous = {key: prepared[key][-1:].clone() for key in before}
         for net_name, net in nets.items():
             acts = layer_activations(net, xb, geometry, input_scale=input_scale)
             for g in geometry:
                 key = keys[g.name]
                 a = _at_positions(acts[g.name], positions[g.name], g.n_out)
                 acc[key].add_group((net_name, g.name), a, prepared[key])
+                if chance:
+                    pair = ("chance", net_name, g.name)
+                    if start == 0:
+                        first[pair], a = a[:1].clone(), a[1:]
+                    if len(a):
+                        acc[key].add_group(pair, a, before[key])
             del acts
+    for pair, a in first.items():
+        key = keys[pair[2]]
+        acc[key].add_group(pair, a, previous[key])
     return acc, ch_min, ch_max
 
 

@@ -35,6 +35,10 @@ DESCRIPTIONS = {
     "layer_mean_abs_corr": "mean of |unit_corr| over the units of each layer",
     "layer_mean_corr_diff": "trained minus untrained layer_mean_corr",
     "layer_mean_abs_corr_diff": "trained minus untrained layer_mean_abs_corr",
+    "chance_layer_mean_abs_corr": "layer_mean_abs_corr of each unit against the "
+    "envelopes of another trial (trial i - 1): its chance level",
+    "layer_mean_abs_corr_excess_diff": "trained minus untrained "
+    "(layer_mean_abs_corr - chance_layer_mean_abs_corr)",
     "class_corr": "Pearson r of averaged squared band envelope with the one-hot "
     "class indicator (point-biserial)",
 }
@@ -87,6 +91,7 @@ def assemble_maps(
     ch_pos: Mapping[str, Any] | mne.Info | None,
     attrs: dict[str, Any],
     positions: Mapping[str, np.ndarray] | None = None,
+    chance_corr: Mapping[str, Sequence[np.ndarray]] | None = None,
 ) -> xr.Dataset:
     """The results Dataset of :func:`envcorr.compute_maps`.
 
@@ -117,6 +122,9 @@ def assemble_maps(
     positions : dict of str to ndarray of int | None
         Per layer, the output positions the correlations pooled over (see
         :func:`envcorr.maps.select_positions`); None for all of them.
+    chance_corr : dict of str to list of ndarray | None
+        Like ``unit_corr``, the correlations of each unit with the envelopes
+        of another trial (the chance level), or None.
 
     Returns
     -------
@@ -127,34 +135,37 @@ def assemble_maps(
     if networks[:2] != ["trained", "untrained"]:
         raise ValueError("unit_corr must start with 'trained' and 'untrained'")
     bad = np.isin(ch_names, constant)
-    per_network = []
-    for net in networks:
-        blocks = []
-        for g, r in zip(geometry, unit_corr[net], strict=True):
-            r = r.reshape(g.n_units, n_bands, n_chans)
-            r[:, :, bad] = np.nan
-            blocks.append(r)
-        per_network.append(np.concatenate(blocks).transpose(1, 2, 0))
-    corr = np.stack(per_network)  # (network, band, channel, unit)
+    layer_of_unit = np.concatenate([[g.name] * g.n_units for g in geometry])
+
+    def stacked(per_layer: Mapping[str, Sequence[np.ndarray]]) -> np.ndarray:
+        """(network, band, channel, unit), NaN at constant channels."""
+        per_network = []
+        for net in networks:
+            blocks = []
+            for g, r in zip(geometry, per_layer[net], strict=True):
+                r = r.reshape(g.n_units, n_bands, n_chans)
+                r[:, :, bad] = np.nan
+                blocks.append(r)
+            per_network.append(np.concatenate(blocks).transpose(1, 2, 0))
+        return np.stack(per_network)
+
+    def layer_means(r: np.ndarray) -> np.ndarray:
+        """(network, layer, band, channel): the mean over each layer's units."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN stays NaN
+            return np.stack(
+                [np.nanmean(r[..., layer_of_unit == g.name], -1) for g in geometry],
+                axis=1,
+            )
+
+    corr = stacked(unit_corr)
     n_dead = int(np.isnan(corr[..., ~bad, :]).all(axis=(1, 2)).sum())
     if n_dead:
         logger.info("%d constant unit(s) (e.g. never active): their r is NaN", n_dead)
-    layer_of_unit = np.concatenate([[g.name] * g.n_units for g in geometry])
     unit_in_layer = np.concatenate([np.arange(g.n_units) for g in geometry])
     unit_axes = _unit_axes(geometry)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices stay NaN
-        mean_r = np.stack(
-            [np.nanmean(corr[..., layer_of_unit == g.name], -1) for g in geometry],
-            axis=1,
-        )
-        mean_abs = np.stack(
-            [
-                np.nanmean(np.abs(corr[..., layer_of_unit == g.name]), -1)
-                for g in geometry
-            ],
-            axis=1,
-        )
+    mean_r = layer_means(corr)
+    mean_abs = layer_means(np.abs(corr))
     net_dims = ("network", "layer", "band", "channel")
     data_vars = {
         "unit_corr": (("network", "band", "channel", "unit"), corr),
@@ -163,6 +174,14 @@ def assemble_maps(
         "layer_mean_corr_diff": (net_dims[1:], mean_r[0] - mean_r[1]),
         "layer_mean_abs_corr_diff": (net_dims[1:], mean_abs[0] - mean_abs[1]),
     }
+    if chance_corr is not None:
+        floor = layer_means(np.abs(stacked(chance_corr)))
+        excess = mean_abs - floor
+        data_vars["chance_layer_mean_abs_corr"] = (net_dims, floor)
+        data_vars["layer_mean_abs_corr_excess_diff"] = (
+            net_dims[1:],
+            excess[0] - excess[1],
+        )
     coords = {
         "network": networks,
         "layer": [g.name for g in geometry],
