@@ -99,7 +99,7 @@ def test_compute_at_own_positions_and_at_the_predictions(
     runs = {}
     for name, extra in {
         "dense": ["--samples", "predictions"],
-        "own": ["--no-dense"],
+        "own": ["--no-dense", "--no-chance"],
     }.items():
         out = tmp_path / name
         assert main([*base, *extra, "--out", str(out)]) == 0, capsys.readouterr().err
@@ -111,6 +111,10 @@ def test_compute_at_own_positions_and_at_the_predictions(
     assert len(set(dense.layer_n_times.values.tolist())) == 1
     assert own.attrs["dense"] == 0 and own.attrs["samples"] == "all"
     assert json.loads(own.attrs["config"])["run"]["dense"] is False
+    # the chance level is measured unless --no-chance
+    assert "layer_mean_abs_corr_excess_diff" in dense
+    assert "chance_layer_mean_abs_corr" not in own
+    assert json.loads(own.attrs["config"])["run"]["chance"] is False
     # the strided network has fewer positions in its deeper layers
     assert own.layer_n_times.values[-1] < own.layer_n_times.values[0]
 

@@ -116,6 +116,8 @@ def test_duplicate_and_empty_band_names_are_errors(spec, match):
         ("bandpass = [4, 40]", "bandpass", "a string like '4-40'"),
         ('dense = "yes"', "dense", "a boolean"),
         ("dense = 1", "dense", "a boolean"),
+        ('chance = "no"', "chance", "a boolean"),
+        ("chance = 0", "chance", "a boolean"),
         ("samples = 1", "samples", "expected a string"),
         ('formats = "png"', "formats", "a list of strings"),
     ],

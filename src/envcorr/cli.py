@@ -150,6 +150,14 @@ def _analysis_options(p: argparse.ArgumentParser) -> None:
         f"(default: {d.samples})",
     )
     p.add_argument(
+        "--chance",
+        action=argparse.BooleanOptionalAction,
+        help="also measure each network's chance level of mean |r| (its units "
+        "against the envelopes of another trial) and the trained − untrained "
+        "difference above it; --no-chance skips it (about a quarter of the "
+        f"analysis time; default: {'on' if d.chance else 'off'})",
+    )
+    p.add_argument(
         "--device", help="'cpu' or 'cuda' (default: CUDA when available, else CPU)"
     )
     p.add_argument(

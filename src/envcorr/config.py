@@ -162,6 +162,7 @@ class RunConfig:
     square: str = "before"
     dense: bool | None = None
     samples: str = "all"
+    chance: bool = True
     formats: list[str] = field(default_factory=lambda: ["png"])
     overwrite: bool = False
 
@@ -275,6 +276,7 @@ _TYPES: dict[str, tuple[Any, str]] = {
         "a boolean (true or false; leave it out to decide by the network)",
     ),
     "samples": (lambda v: isinstance(v, str), "a string"),
+    "chance": (lambda v: isinstance(v, bool), "a boolean (true or false)"),
     "formats": (_is_str_list, "a list of strings, e.g. ['png', 'svg']"),
     "overwrite": (lambda v: isinstance(v, bool), "a boolean (true or false)"),
 }
@@ -288,7 +290,7 @@ def check_type(name: str, value: Any, where: str = "") -> None:
     """
     test, expected = _TYPES[name]
     ok = test(value)
-    if ok and isinstance(value, bool) and name not in ("overwrite", "dense"):
+    if ok and isinstance(value, bool) and name not in ("overwrite", "dense", "chance"):
         ok = False
     if not ok:
         raise invalid(name, f"expected {expected}, got {value!r}{where}.")

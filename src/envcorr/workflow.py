@@ -332,6 +332,7 @@ def _network_maps(
         square=config.square,
         dense=config.dense,
         samples=config.samples,
+        chance=config.chance,
         input_scale=networks.input_scale,
         ch_pos=trials.info,
         device=config.device,
