@@ -54,6 +54,7 @@ def make_results(
     classes: bool = True,
     training: bool = True,
     positions: bool = True,
+    chance: bool = False,
     seed: int = 0,
 ) -> xr.Dataset:
     """Build a results Dataset.
@@ -70,6 +71,9 @@ def make_results(
         Include ``confusion_matrix`` and the attributes added by ``envcorr run``.
     positions : bool
         Include the ``ch_x``, ``ch_y``, ``ch_z`` coordinates.
+    chance : bool
+        Include ``chance_layer_mean_abs_corr`` (higher for the trained network
+        in deeper layers, as measured) and ``layer_mean_abs_corr_excess_diff``.
     seed : int
         Seed of the random generator.
     """
@@ -149,6 +153,19 @@ def make_results(
             mean_abs[0] - mean_abs[1],
         ),
     }
+    if chance:
+        depth = np.arange(len(layer_names))[:, None, None]
+        floor = np.stack([0.01 + 0.01 * depth, 0.01 + 0.002 * depth])
+        floor = floor + rng.uniform(0.0, 0.002, (2, *mean_abs.shape[1:]))
+        excess = mean_abs - floor
+        data_vars["chance_layer_mean_abs_corr"] = (
+            ("network", "layer", "band", "channel"),
+            floor,
+        )
+        data_vars["layer_mean_abs_corr_excess_diff"] = (
+            ("layer", "band", "channel"),
+            excess[0] - excess[1],
+        )
     n_trials = 288
     if classes:
         coords["class"] = CLASSES

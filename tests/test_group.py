@@ -33,6 +33,31 @@ def test_group_stacks_the_subjects_and_tests_them(subjects):
     assert "ch_x" in group.coords
 
 
+def test_group_tests_the_difference_above_chance_where_every_subject_has_it():
+    subjects = {k: make_results(seed=k, chance=True) for k in (1, 2, 3)}
+    group = group_maps(subjects)
+    var = "layer_mean_abs_corr_excess_diff"
+    stacked = np.stack([ds[var].values for ds in subjects.values()])
+    np.testing.assert_allclose(group[f"subject_{var}"], stacked)
+    np.testing.assert_allclose(group[var], stacked.mean(0))
+    expected = group_test(stacked, tail=0)
+    for stat in ("t", "p", "p_fwer", "q_fdr"):
+        np.testing.assert_allclose(
+            group[f"excess_{stat}"], getattr(expected, stat), equal_nan=True
+        )
+    assert group.attrs["excess_n_flips"] == 4 and group.attrs["excess_exact"] == 1
+    # the plain test is unchanged, and differs: the chance level is taken off
+    plain = group_test(np.stack([ds.layer_mean_abs_corr_diff.values for ds in
+                                 subjects.values()]), tail=0)  # fmt: skip
+    np.testing.assert_allclose(group.diff_t, plain.t)
+    assert not np.allclose(group.diff_t, group.excess_t)
+    # one subject without its chance level: no test above chance
+    subjects[4] = make_results(seed=4)
+    mixed = group_maps(subjects)
+    assert f"subject_{var}" not in mixed and "excess_p_fwer" not in mixed
+    assert "excess_n_flips" not in mixed.attrs
+
+
 def test_subjects_must_share_their_layout(subjects):
     other = dict(subjects)
     other[9] = make_results(seed=9, bands={"alpha": (7.0, 13.0)})
@@ -162,6 +187,39 @@ def test_truth_recovery_known_answer():
     strict = truth_recovery(group, truth, alpha=0.005)
     assert not strict.effects["found"].any()
     assert strict.maps["lower"].sum() == 1  # p_fwer 0.004
+
+
+def test_truth_recovery_uses_the_test_above_chance_where_the_group_has_it():
+    group, truth = _known_group()
+    cell = ("layer", "band", "channel")
+    # above chance: alpha at C4 in block 2 stays, Fz goes; C3 appears in block 1
+    excess = group["layer_mean_abs_corr_diff"].values.copy()
+    p_fwer = np.ones(excess.shape)
+    p_fwer[1, 1, 3] = 0.01  # block_2, alpha, C4
+    p_fwer[0, 1, 1] = 0.02  # block_1, alpha, C3
+    excess[0, 0, 0] = -0.03  # block_1, theta, Fz: lower
+    p_fwer[0, 0, 0] = 0.01
+    with_excess = group.assign(
+        layer_mean_abs_corr_excess_diff=(cell, excess),
+        excess_p_fwer=(cell, p_fwer),
+        excess_q_fdr=(cell, p_fwer),
+    )
+    rec = truth_recovery(with_excess, truth)
+    assert rec.test == "excess"
+    maps = rec.maps.set_index(["band", "layer"])
+    assert maps.loc[("alpha", "block_2"), "found"] == ["C4"]
+    assert maps.loc[("alpha", "block_2"), "elsewhere"] == 0
+    assert maps.loc[("alpha", "block_1"), "found"] == ["C3"]
+    assert maps.loc[("theta", "block_1"), "lower"] == 1
+    assert maps["elsewhere"].sum() == 0
+    plain = truth_recovery(with_excess, truth, test="diff")
+    assert plain.test == "diff"
+    pd.testing.assert_frame_equal(plain.maps, truth_recovery(group, truth).maps)
+    assert truth_recovery(group, truth).test == "diff"
+    with pytest.raises(InvalidInputError, match=r"'group'.*'excess_p_fwer'"):
+        truth_recovery(group, truth, test="excess")
+    with pytest.raises(InvalidInputError, match=r"'test'.*'diff', 'excess'"):
+        truth_recovery(group, truth, test="class")
 
 
 def test_truth_recovery_of_a_simulated_study_and_bad_input():

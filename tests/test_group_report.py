@@ -214,5 +214,28 @@ def test_a_simulated_study_shows_its_known_answer(tmp_path):
     assert f"{n_found}/14" in unescape(html.split("</header>")[0])
 
 
+def test_the_known_answer_uses_the_test_above_chance_where_there_is_one(tmp_path):
+    subjects = {
+        k: make_results(n_layers=2, bands=BANDS, seed=k, chance=True) for k in SUBJECTS
+    }
+    for ds in subjects.values():
+        ds.attrs["dataset"] = "simulated"
+    group = group_maps(subjects, options={"data": "simulated"})
+    html = unescape(
+        make_group_report(
+            group, tmp_path / "report.html", figures=[], verbose=False
+        ).read_text(encoding="utf-8")
+    )
+    truth = section(html, "truth")
+    assert "Trained − untrained mean |r| above chance</h3>" in truth
+    maps = truth.split("<tbody>")[2].split("</tbody>")[0]
+    recovery = truth_recovery(group)
+    assert recovery.test == "excess"
+    for _, row in recovery.maps.iterrows():
+        found = " ".join(row["found"]) or "—"
+        assert f"<td>{found}</td><td>{' '.join(row['found_fdr']) or '—'}</td>" in maps
+    assert "above chance (each network's mean |r| less" in html
+
+
 def test_other_data_have_no_known_answer(html):
     assert 'id="truth"' not in html and "Simulated effects found" not in html

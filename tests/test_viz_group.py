@@ -102,6 +102,31 @@ def test_grid_of_mean_r_with_fdr_marks(group):
     assert "q_FDR < 0.01" in fig.legends[0].get_texts()[0].get_text()
 
 
+def test_grid_above_chance_is_marked_by_its_own_test():
+    subjects = {
+        k: make_results(n_layers=2, bands=BANDS, seed=k, chance=True) for k in SUBJECTS
+    }
+    group = group_maps(subjects)
+    fig = plot_group_layer_band_grid(group, kind="excess_abs")
+    maps = map_axes(fig)
+    pos = positions(group)
+    p = group.excess_p_fwer.transpose("band", "layer", "channel").values
+    assert (p < 0.05).any() and (p >= 0.05).any()
+    assert not np.array_equal(p < 0.05, group.diff_p_fwer.values < 0.05)
+    for row, band in enumerate(group.band.values):
+        excess = group.layer_mean_abs_corr_excess_diff.sel(band=band)
+        expected = float(abs(excess).max())
+        assert clim(maps[(row, 0)])[1] == pytest.approx(expected)
+        for col in range(group.sizes["layer"]):
+            check_marks(maps[(row, col)], pos, p[row, col] < 0.05)
+    assert "above chance" in fig.get_suptitle()
+    assert "above chance ≠ 0" in fig.legends[0].get_texts()[0].get_text()
+    names = [spec.name for spec in group_figure_specs(group)]
+    assert names.index("group_layer_band_grid_excess") == 1
+    profile = plot_group_depth_profile(group, kind="excess_abs")
+    assert "|r| above chance" in profile.axes[0].get_ylabel()
+
+
 def test_no_marks(group):
     fig = plot_group_layer_band_grid(group, mark=None)
     assert all(marks(ax) is None for ax in map_axes(fig).values())

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ._utils.check import invalid
+from ._utils.check import check_option, invalid
 from ._utils.io import atomic_path
 from ._utils.versions import versions
 
@@ -31,8 +31,21 @@ _SHARED_DIMS = ("layer", "band", "channel", "class")
 #: The p-values of each group test that may mark cells (:func:`significant`).
 MARKS = ("p_fwer", "q_fdr", "p")
 
+#: The group tests: trained − untrained mean |r|, the same above chance, class.
+TESTS = ("diff", "excess", "class")
+
+#: The variable each test of the trained − untrained maps tests (its group mean).
+MAP_TESTS = {
+    "diff": "layer_mean_abs_corr_diff",
+    "excess": "layer_mean_abs_corr_excess_diff",
+}
+
 #: The per-subject trained − untrained maps of the group file.
-_SUBJECT_DIFFS = ("subject_layer_mean_abs_corr_diff", "subject_layer_mean_corr_diff")
+_SUBJECT_DIFFS = (
+    "subject_layer_mean_abs_corr_diff",
+    "subject_layer_mean_corr_diff",
+    "subject_layer_mean_abs_corr_excess_diff",
+)
 
 
 def _shared_coords(datasets: dict[int, Any]) -> dict[str, Any]:
@@ -95,7 +108,11 @@ def group_maps(
         ``layer_mean_abs_corr_diff`` and ``layer_mean_corr_diff`` (NaN where a
         subject has NaN), the sign-flip tests of the trained − untrained mean
         |r| ``diff_t``, ``diff_p``, ``diff_p_fwer``, ``diff_q_fdr``
-        (:func:`envcorr.stats.group_test`, two-sided); with class labels
+        (:func:`envcorr.stats.group_test`, two-sided); where every subject has
+        its chance level (``compute_maps(chance=True)``),
+        ``subject_layer_mean_abs_corr_excess_diff``, its mean
+        ``layer_mean_abs_corr_excess_diff`` and their test ``excess_t``,
+        ``excess_p``, ``excess_p_fwer``, ``excess_q_fdr``; with class labels
         ``subject_class_corr`` (subject, band, channel, class), ``class_corr``
         and its ``class_t``, ``class_p``, ``class_p_fwer``, ``class_q_fdr``;
         with further untrained networks ``subject_diff_z``
@@ -142,6 +159,12 @@ def group_maps(
     data_vars["layer_mean_abs_corr_diff"] = (cell, abs_diff.mean(axis=0))
     data_vars["layer_mean_corr_diff"] = (cell, diff.mean(axis=0))
     add_test("diff", abs_diff, cell)
+    excess = "layer_mean_abs_corr_excess_diff"
+    if all(excess in datasets[s] for s in subjects):
+        values = stack(excess, cell)
+        data_vars[f"subject_{excess}"] = (("subject", *cell), values)
+        data_vars[excess] = (cell, values.mean(axis=0))
+        add_test("excess", values, cell)
 
     if all("class_corr" in datasets[s] for s in subjects):
         cdims = ("band", "channel", "class")
@@ -195,9 +218,10 @@ def group_maps(
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
         }
     )
-    if "class" in tests:
-        group.attrs["class_n_flips"] = int(tests["class"].n_flips)
-        group.attrs["class_exact"] = int(tests["class"].exact)
+    for name in ("excess", "class"):
+        if name in tests:
+            group.attrs[f"{name}_n_flips"] = int(tests[name].n_flips)
+            group.attrs[f"{name}_exact"] = int(tests[name].exact)
     for name in ("sfreq", "n_times", "square", "model_name", "dataset"):
         if name in first.attrs:
             group.attrs[name] = first.attrs[name]
@@ -225,8 +249,9 @@ def group_depth_profile(
         The group dataset of :func:`group_maps` (``group.nc``).
     var : str
         A per-subject variable with dims (subject, layer, band, channel):
-        ``"subject_layer_mean_abs_corr_diff"`` (default) or
-        ``"subject_layer_mean_corr_diff"``.
+        ``"subject_layer_mean_abs_corr_diff"`` (default),
+        ``"subject_layer_mean_corr_diff"`` or
+        ``"subject_layer_mean_abs_corr_excess_diff"``.
     confidence : float
         Coverage of the interval, between 0 and 1 (default 0.95).
 
@@ -241,8 +266,6 @@ def group_depth_profile(
     import numpy as np
     import xarray as xr
     from scipy import stats
-
-    from ._utils.check import check_option
 
     check_option("var", var, _SUBJECT_DIFFS)
     group = as_group(group, var)
@@ -361,7 +384,8 @@ def significant(
     group : xarray.Dataset
         The group dataset.
     test : str
-        ``"diff"`` (trained − untrained mean |r|) or ``"class"``.
+        ``"diff"`` (trained − untrained mean |r|), ``"excess"`` (the same
+        above each network's chance level) or ``"class"``.
     mark : str | None
         The p-value: ``"p_fwer"`` (default), ``"q_fdr"`` or ``"p"``; None
         returns None.
@@ -377,12 +401,12 @@ def significant(
     """
     import numpy as np
 
-    from ._utils.check import check_option, check_positive_float
+    from ._utils.check import check_positive_float
 
     alpha = check_positive_float("alpha", alpha)
     if alpha >= 1:
         raise invalid("alpha", f"{alpha!r} is not below 1.", "Use e.g. 0.05.")
-    check_option("test", test, ("diff", "class"))
+    check_option("test", test, TESTS)
     if mark is None:
         return None
     check_option("mark", mark, MARKS)
@@ -450,7 +474,8 @@ class TruthRecovery:
         (effects found), and ``elsewhere`` (cells without an effect with
         ``p_fwer < alpha``, either sign).
     maps : pandas.DataFrame
-        The trained − untrained test (mean |r|), one row per band and layer:
+        The trained − untrained test of mean |r| (``test``: above chance or
+        not), one row per band and layer:
         ``band``, ``layer``, ``simulated`` (the electrodes with an effect in
         this band, in the group's channel order), ``found`` (those with a
         positive mean difference and ``p_fwer < alpha``), ``found_fdr`` (the
@@ -460,12 +485,15 @@ class TruthRecovery:
         ``p_fwer < alpha``: tracked less after training).
     alpha : float
         The threshold used.
+    test : str
+        The test of ``maps``: ``"excess"`` or ``"diff"`` (:func:`truth_recovery`).
     """
 
     effects: Any
     class_bands: Any
     maps: Any
     alpha: float
+    test: str = "diff"
 
 
 def truth_recovery(
@@ -473,6 +501,7 @@ def truth_recovery(
     truth: Any = None,
     *,
     alpha: float = 0.05,
+    test: str | None = None,
 ) -> TruthRecovery:
     """How a study's group tests recover a known answer: simulated effects.
 
@@ -494,6 +523,11 @@ def truth_recovery(
         ``strength`` averaged over the group's subjects.
     alpha : float
         The threshold of ``p_fwer`` and ``q_fdr`` (default 0.05).
+    test : "excess" | "diff" | None
+        The test of the maps: ``"excess"`` (trained − untrained mean |r| above
+        each network's chance level), ``"diff"`` (trained − untrained mean
+        |r|); None (default) for ``"excess"`` where the group has it, else
+        ``"diff"``.
 
     Returns
     -------
@@ -505,12 +539,15 @@ def truth_recovery(
     import numpy as np
     import pandas as pd
 
-    group = as_group(
-        group, "layer_mean_abs_corr_diff", "diff_p_fwer", "diff_q_fdr", name="group"
-    )
+    group = as_group(group, name="group")
+    if test is None:
+        test = "excess" if "excess_p_fwer" in group.variables else "diff"
+    test = check_option("test", test, tuple(MAP_TESTS))
+    var = MAP_TESTS[test]
+    group = as_group(group, var, f"{test}_p_fwer", f"{test}_q_fdr", name="group")
     cell = ("layer", "band", "channel")
-    fwer = significant(group, "diff", "p_fwer", alpha, cell)  # checks alpha
-    fdr = significant(group, "diff", "q_fdr", alpha, cell)
+    fwer = significant(group, test, "p_fwer", alpha, cell)  # checks alpha
+    fdr = significant(group, test, "q_fdr", alpha, cell)
     truth = _study_truth(group) if truth is None else _check_truth(truth)
     channels = np.array([str(c) for c in group["channel"].values], dtype=object)
     bands = [str(b) for b in group["band"].values]
@@ -524,7 +561,7 @@ def truth_recovery(
 
     effects, class_bands = _class_effects(group, present, held, alpha)
 
-    up = group["layer_mean_abs_corr_diff"].transpose(*cell).values > 0
+    up = group[var].transpose(*cell).values > 0
     rows = []
     for b, band in enumerate(bands):
         sim = np.isin(channels, present["channel"].values[held[:, b]])
@@ -541,7 +578,7 @@ def truth_recovery(
                     "lower": int((~up[i, b] & fwer[i, b]).sum()),
                 }
             )
-    return TruthRecovery(effects, class_bands, pd.DataFrame(rows), alpha)
+    return TruthRecovery(effects, class_bands, pd.DataFrame(rows), alpha, test)
 
 
 def _class_effects(

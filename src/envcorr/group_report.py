@@ -263,6 +263,13 @@ def _statistics(group: xr.Dataset) -> list[str]:
         "adjustment over all tested cells. A cell that is NaN in any subject, "
         "or whose |value| is equal in all, is not tested."
     )
+    if "excess_p" in group.variables:
+        excess = _test_sentence(group, "excess", n)
+        paragraph += (
+            " The trained − untrained mean |r| above chance (each network's mean "
+            "|r| less the mean |r| of its units against the envelopes of another "
+            "trial) is tested the same way" + (f" ({excess})" if excess else "") + "."
+        )
     if "class_p" in group.variables:
         classes = _test_sentence(group, "class", n)
         paragraph += (
@@ -340,6 +347,7 @@ def _truth(group: xr.Dataset) -> dict[str, Any] | None:
         "effects": effects,
         "summary": summary,
         "maps": maps,
+        "excess": recovery.test == "excess",
         "found": f"{n_found}/{n_effects}" if len(bands) else None,
     }
 

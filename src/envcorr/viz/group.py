@@ -81,14 +81,21 @@ MASK_PARAMS = {
     "markersize": 5,
     "linewidth": 0,
 }
-# kind: (variable, colour-bar label, what it is)
+# kind: (variable, colour-bar label, what it is, the test that marks it)
 _GRID_KINDS = {
     "diff_abs": (
         "layer_mean_abs_corr_diff",
         "Δ mean |r|",
         "trained − untrained mean |r|",
+        "diff",
     ),
-    "diff": ("layer_mean_corr_diff", "Δ mean r", "trained − untrained mean r"),
+    "diff": ("layer_mean_corr_diff", "Δ mean r", "trained − untrained mean r", "diff"),
+    "excess_abs": (
+        "layer_mean_abs_corr_excess_diff",
+        "Δ mean |r| above chance",
+        "trained − untrained mean |r| above chance",
+        "excess",
+    ),
 }
 SUBJECT_COLOR = "#9aa5b1"
 
@@ -258,8 +265,10 @@ def plot_group_layer_band_grid(
     kind : str
         ``"diff_abs"`` (default): ``layer_mean_abs_corr_diff``, the mean over
         subjects of trained − untrained mean |r|; ``"diff"``:
-        ``layer_mean_corr_diff`` (mean r). The marks come from the test of
-        mean |r| in both cases.
+        ``layer_mean_corr_diff`` (mean r), marked by the test of mean |r|;
+        ``"excess_abs"``: ``layer_mean_abs_corr_excess_diff``, the same
+        difference above each network's chance level (studies analysed with
+        ``chance``), marked by its own test (``excess_*``).
     mark : str | None
         Which p-value marks electrodes: ``"p_fwer"`` (default, max-t
         family-wise error over all layers, bands and electrodes), ``"q_fdr"``
@@ -280,7 +289,7 @@ def plot_group_layer_band_grid(
         The figure (that of ``axes`` when given).
     """
     check_option("kind", kind, tuple(_GRID_KINDS))
-    var, cbar_label, description = _GRID_KINDS[kind]
+    var, cbar_label, description, test = _GRID_KINDS[kind]
     group = as_group(group, var)
     layer_list = select("layers", layers, dim_values(group, "layer"))
     band_list = select("bands", bands, dim_values(group, "band"))
@@ -289,13 +298,14 @@ def plot_group_layer_band_grid(
     return _draw_maps(
         group,
         np.asarray(group[var].sel(sel).transpose(*order).values, dtype=float),
-        significant(group.sel(sel), "diff", mark, alpha, order),
+        significant(group.sel(sel), test, mark, alpha, order),
         bands=band_list,
         col_titles=[layer_label(group, layer) for layer in layer_list],
         per_row=True,
         cbar_label=cbar_label,
         title=description.capitalize() + " over units",
-        legend="Δ mean |r| ≠ 0 at " + mark_label(group, mark, alpha),
+        legend=f"{_GRID_KINDS[kind][1] if test == 'excess' else 'Δ mean |r|'} ≠ 0 "
+        f"at {mark_label(group, mark, alpha)}",
         axes=axes,
         dims=f"n_bands × n_layers: {len(band_list)} band(s), "
         f"{len(layer_list)} layer(s)",
@@ -446,7 +456,8 @@ def plot_group_depth_profile(
     group : xarray.Dataset
         The group dataset.
     kind : str
-        ``"diff_abs"`` (default, mean |r|) or ``"diff"`` (mean r).
+        ``"diff_abs"`` (default, mean |r|), ``"diff"`` (mean r) or
+        ``"excess_abs"`` (mean |r| above chance).
     confidence : float
         Coverage of the interval (default 0.95).
     bands : list of str | None
@@ -471,7 +482,7 @@ def plot_group_depth_profile(
     layer_list = dim_values(group, "layer")
     x = np.arange(len(layer_list))
     ticks = [layer_label(group, layer, wrap=False) for layer in layer_list]
-    r = "|r|" if kind == "diff_abs" else "r"
+    r = {"diff_abs": "|r|", "diff": "r", "excess_abs": "|r| above chance"}[kind]
     ci = f"{100 * profile.attrs['confidence']:g} % interval (t, n − 1 df)"
     with plt.rc_context(RC):
         axes, created = depth_axes(axes, len(band_list), len(layer_list), ncols)
@@ -548,6 +559,22 @@ def group_figure_specs(group: xr.Dataset) -> list[FigureSpec]:
                 "t-test across subjects, max-t correction over all layers, bands and "
                 f"electrodes{_stats_note(group, 'diff')}).",
                 lambda: plot_group_layer_band_grid(group),
+            )
+        )
+    if maps and "excess_p_fwer" in group.variables:
+        specs.append(
+            FigureSpec(
+                "group_layer_band_grid_excess",
+                "Learned envelope tracking above chance, group",
+                "The same as the group Figure 15, with each network's chance level "
+                "taken off first: trained − untrained (mean |r| − its chance "
+                "level), where the chance level is the mean |r| of the same units "
+                "against the envelopes of another trial. The chance level is "
+                "higher for the slowly varying units of a trained network's deep "
+                "layers, so that the plain difference is above 0 in every band "
+                "there. White dots: p_FWER < 0.05 for this difference (the same "
+                f"test{_stats_note(group, 'excess')}).",
+                lambda: plot_group_layer_band_grid(group, kind="excess_abs"),
             )
         )
     if maps and "class_p_fwer" in group.variables:
