@@ -97,13 +97,14 @@ def test_the_group_report_links_the_subjects_and_lists_the_failure(finished):
     for k in (1, 2, 3):
         assert f'<a href="subjects/{k}/report.html">' in html
     assert "InvalidInputError" in html and "sub4.npz" in html
-    assert html.count('<img src="data:image/png;base64,') == 4
+    assert html.count('<img src="data:image/png;base64,') == 5
     names = sorted(p.name for p in (out / "figures").iterdir())
     assert names == [
         "group_accuracy.png",
         "group_class_maps.png",
         "group_depth_profile.png",
         "group_layer_band_grid.png",
+        "group_layer_band_grid_excess.png",  # the chance level is on by default
     ]
 
 

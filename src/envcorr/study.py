@@ -625,8 +625,15 @@ def _run_subjects(
         }
         done = 0
         with _above_the_bar():
+            # one refresh per finished subject (few, minutes apart), so that none
+            # is skipped however close together subjects finish
             bar = progress(
-                as_completed(futures), desc="Subjects", total=len(todo), unit="subject"
+                as_completed(futures),
+                desc="Subjects",
+                total=len(todo),
+                unit="subject",
+                mininterval=0,
+                miniters=1,
             )
             for future in bar:
                 subject = futures[future]
