@@ -80,6 +80,22 @@ def _direct(model, X, layer_fields, bands, y=None, class_field=None, X_env=None)
     return out
 
 
+def _deep4_maps(deep4, X, bands, layers, **kwargs):
+    """compute_maps of the deep4 fixture's networks on 22 unnamed channels."""
+    trained, untrained = deep4
+    return compute_maps(
+        trained,
+        X,
+        sfreq=SFREQ,
+        ch_names=[f"E{i}" for i in range(22)],
+        bands=bands,
+        layers=layers,
+        untrained_model=untrained,
+        verbose=False,
+        **kwargs,
+    )
+
+
 @pytest.mark.parametrize("batch_size", [3, 7])
 def test_equals_direct_unbatched_numpy(deep4, batch_size):
     trained, untrained = deep4
@@ -89,18 +105,7 @@ def test_equals_direct_unbatched_numpy(deep4, batch_size):
     y[:4] = [0, 1, 2, 3]
     layers = ["pool_nonlin", "pool_nonlin_3", "final_layer.conv_classifier"]
     bands = {"alpha": (7.0, 13.0), "high_gamma": (71.0, 91.0)}
-    ds = compute_maps(
-        trained,
-        X,
-        sfreq=SFREQ,
-        ch_names=[f"E{i}" for i in range(22)],
-        y=y,
-        bands=bands,
-        layers=layers,
-        untrained_model=untrained,
-        batch_size=batch_size,
-        verbose=False,
-    )
+    ds = _deep4_maps(deep4, X, bands, layers, y=y, batch_size=batch_size)
     fields = dict(zip(ds.layer.values, ds.receptive_field.values, strict=True))
     assert list(fields.values()) == [12, 144, 1089]
     assert ds.attrs["class_field"] == 144  # deepest layer outside final_layer
@@ -136,18 +141,7 @@ def test_chance_pairs_each_trial_with_the_envelopes_of_the_one_before(
     X = rng.standard_normal((10, 22, 1125)).astype(np.float32)
     layers = ["pool_nonlin_2", "final_layer.conv_classifier"]
     bands = {"alpha": (7.0, 13.0), "beta": (13.0, 31.0)}
-    ds = compute_maps(
-        trained,
-        X,
-        sfreq=SFREQ,
-        ch_names=[f"E{i}" for i in range(22)],
-        bands=bands,
-        layers=layers,
-        untrained_model=untrained,
-        batch_size=batch_size,
-        chance=True,
-        verbose=False,
-    )
+    ds = _deep4_maps(deep4, X, bands, layers, batch_size=batch_size, chance=True)
     fields = dict(zip(ds.layer.values, ds.receptive_field.values, strict=True))
     # trial i against trial i - 1; trial 0 against the last trial
     X_env = np.roll(X, 1, axis=0)

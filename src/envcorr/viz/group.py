@@ -97,6 +97,8 @@ _GRID_KINDS = {
         "excess",
     ),
 }
+# test: what its marks say is not 0 (both tests are of mean |r|)
+_TESTED = {"diff": _GRID_KINDS["diff_abs"][1], "excess": _GRID_KINDS["excess_abs"][1]}
 SUBJECT_COLOR = "#9aa5b1"
 
 
@@ -304,8 +306,7 @@ def plot_group_layer_band_grid(
         per_row=True,
         cbar_label=cbar_label,
         title=description.capitalize() + " over units",
-        legend=f"{_GRID_KINDS[kind][1] if test == 'excess' else 'Δ mean |r|'} ≠ 0 "
-        f"at {mark_label(group, mark, alpha)}",
+        legend=f"{_TESTED[test]} ≠ 0 at {mark_label(group, mark, alpha)}",
         axes=axes,
         dims=f"n_bands × n_layers: {len(band_list)} band(s), "
         f"{len(layer_list)} layer(s)",
@@ -482,7 +483,7 @@ def plot_group_depth_profile(
     layer_list = dim_values(group, "layer")
     x = np.arange(len(layer_list))
     ticks = [layer_label(group, layer, wrap=False) for layer in layer_list]
-    r = {"diff_abs": "|r|", "diff": "r", "excess_abs": "|r| above chance"}[kind]
+    r = _GRID_KINDS[kind][1].removeprefix("Δ mean ")
     ci = f"{100 * profile.attrs['confidence']:g} % interval (t, n − 1 df)"
     with plt.rc_context(RC):
         axes, created = depth_axes(axes, len(band_list), len(layer_list), ncols)
